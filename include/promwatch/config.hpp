@@ -1,0 +1,275 @@
+#pragma once
+/// \file
+/// The validated, immutable configuration: the main file (SPEC §2) and every rule file it
+/// names (SPEC §3), loaded with toml++ and checked completely. Every problem is reported as
+/// `file:line:col: message`; loading never stops at the first one.
+///
+/// Defaults are filled in and inheritance (group interval from the global one, route fields
+/// from the parent route) is resolved here, so consumers read concrete values. Templates are
+/// kept as text with their position; they are compiled (and their errors reported) by the
+/// components that use them, through `compile_templates` in the app.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "promwatch/http_client.hpp"
+#include "promwatch/labels.hpp"
+#include "promwatch/matcher.hpp"
+#include "promwatch/time.hpp"
+
+namespace promwatch {
+
+struct SourcePos {
+  std::string file;
+  int line = 0;    ///< 1-based; 0 when unknown
+  int column = 0;  ///< 1-based; 0 when unknown
+  /// `file:line:col`, or `file` alone when the line is unknown.
+  std::string to_string() const;
+};
+
+struct ConfigError {
+  SourcePos pos;
+  std::string message;
+  /// `file:line:col: message`
+  std::string to_string() const;
+};
+
+/// A template kept as text with where it was written.
+struct TemplateText {
+  std::string text;
+  SourcePos pos;
+};
+using TemplateMap = std::vector<std::pair<std::string, TemplateText>>;  // sorted by key
+
+/// `authorization = { type, credentials }`. `type = "raw"` sends the credentials as the whole
+/// header value (Alibaba Cloud V1 token); otherwise `Authorization: <type> <credentials>`.
+struct Authorization {
+  std::string type = "Bearer";
+  std::string credentials;
+  std::string header_value() const;
+};
+
+/// The outgoing-HTTP keys shared by the datasource, receivers, alertmanagers and deadman.
+struct HttpEndpointConfig {
+  std::optional<BasicAuth> basic_auth;
+  std::optional<Authorization> authorization;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< secrets
+  TlsOptions tls;
+  std::string proxy_url;
+  Duration timeout = std::chrono::seconds(10);
+};
+
+struct GlobalConfig {
+  Duration evaluation_interval = std::chrono::minutes(1);
+  std::vector<std::string> rule_files;  ///< globs as written (relative to the config's directory)
+  std::string state_dir;                ///< resolved: key, else $STATE_DIRECTORY, else ./data
+  std::string external_url;
+  Labels external_labels;
+  std::string generator_url;            ///< template text; empty = external_url + rule page
+  Duration outage_tolerance = std::chrono::hours(1);
+  Duration for_grace_period = std::chrono::minutes(10);
+};
+
+struct DatasourceConfig {
+  std::string url;  ///< base URL; "/api/v1/query" is appended without a double slash
+  std::string method = "POST";  ///< POST | GET
+  std::vector<std::pair<std::string, std::string>> query_params;
+  HttpEndpointConfig http;  ///< http.timeout is the per-query timeout
+  int max_concurrent_queries = 64;
+  std::uint64_t max_response_bytes = 64ull << 20;
+  int retries = 2;
+  int down_after = 3;
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:9097";
+  std::optional<BasicAuth> basic_auth;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool enable_lifecycle = false;
+  bool enable_silence_api = true;
+};
+
+struct NotifyConfig {
+  Duration timeout = std::chrono::seconds(10);
+  int max_attempts = 0;  ///< 0 = until superseded
+  Duration shutdown_grace = std::chrono::seconds(5);
+  std::uint64_t max_response_bytes = 64u << 10;
+  std::vector<std::string> templates;  ///< files matched by the globs, absolute paths
+};
+
+struct DeadmanConfig {
+  std::string url;  ///< secret
+  Duration interval = std::chrono::minutes(1);
+  HttpEndpointConfig http;
+};
+
+struct AlertmanagerConfig {
+  std::string url;  ///< base; alerts go to {url}/api/v2/alerts
+  Duration resend_delay = std::chrono::minutes(1);
+  HttpEndpointConfig http;
+  SourcePos pos;
+};
+
+enum class ReceiverType { Webhook, Slack, Dingtalk, Feishu, Wecom, Discord, Teams, Telegram };
+/// "webhook", "slack", ... as written in the config.
+std::string_view to_string(ReceiverType type);
+
+struct RateLimit {
+  int count = 0;  ///< 0 = the platform default
+  Duration per{0};
+};
+
+struct ReceiverConfig {
+  std::string name;
+  ReceiverType type = ReceiverType::Webhook;
+  std::string url;  ///< secret
+  HttpEndpointConfig http;
+  bool send_resolved = true;
+  int max_alerts = 0;
+  std::string secret;    ///< signing secret (dingtalk, feishu)
+  std::string msg_type;  ///< empty = the platform's richest
+  std::optional<TemplateText> title;
+  std::optional<TemplateText> text;
+  std::vector<std::string> at_mobiles;      ///< dingtalk
+  bool at_all = false;                      ///< dingtalk
+  std::vector<std::string> mentioned_list;  ///< wecom
+  std::vector<std::string> at_user_ids;     ///< feishu
+  RateLimit rate_limit;
+  std::string bot_token;  ///< telegram, secret
+  std::string chat_id;    ///< telegram
+  std::string parse_mode = "HTML";  ///< telegram
+  SourcePos pos;
+};
+
+/// A node of the routing tree with every inherited field resolved.
+struct RouteConfig {
+  std::vector<Matcher> matchers;
+  std::string receiver;
+  std::vector<std::string> group_by;
+  bool group_by_all = false;  ///< group_by = ["..."]
+  Duration group_wait = std::chrono::seconds(30);
+  Duration group_interval = std::chrono::minutes(5);
+  Duration repeat_interval = std::chrono::hours(4);
+  bool continue_matching = false;  ///< `continue`
+  std::vector<std::string> mute_time_intervals;
+  std::vector<std::string> active_time_intervals;
+  std::vector<RouteConfig> routes;
+  SourcePos pos;
+};
+
+struct InhibitRuleConfig {
+  std::vector<Matcher> source_matchers;
+  std::vector<Matcher> target_matchers;
+  std::vector<std::string> equal;
+  SourcePos pos;
+};
+
+/// Alertmanager's time_intervals entry. Ranges are inclusive; an empty list means "any".
+struct TimeRangeConfig {
+  int start_minute = 0;  ///< minutes since midnight
+  int end_minute = 0;    ///< exclusive, up to 1440
+};
+struct IntRange {
+  int begin = 0;  ///< inclusive
+  int end = 0;    ///< inclusive
+};
+struct TimeIntervalSpec {
+  std::vector<TimeRangeConfig> times;
+  std::vector<IntRange> weekdays;       ///< 0 = sunday .. 6 = saturday
+  std::vector<IntRange> days_of_month;  ///< 1..31, or negative from the month's end
+  std::vector<IntRange> months;         ///< 1..12
+  std::vector<IntRange> years;
+  std::string location = "UTC";         ///< IANA zone name
+};
+struct TimeIntervalConfig {
+  std::string name;
+  std::vector<TimeIntervalSpec> intervals;
+  SourcePos pos;
+};
+
+struct StaticSilenceConfig {
+  std::vector<Matcher> matchers;
+  TimePoint starts_at;
+  TimePoint ends_at;
+  std::string comment;
+  SourcePos pos;
+};
+
+enum class OnError { KeepState, Alerting };
+enum class NoData { Ok, Alerting };
+
+struct AlertRuleConfig {
+  std::string alert;
+  std::string expr;
+  Duration for_duration{0};
+  Duration keep_firing_for{0};
+  TemplateMap labels;
+  TemplateMap annotations;
+  OnError on_error = OnError::KeepState;
+  NoData no_data = NoData::Ok;
+  SourcePos pos;
+};
+
+struct HeartbeatRuleConfig {
+  std::string name;
+  std::string expr;
+  std::vector<std::string> by;
+  Duration for_duration = std::chrono::minutes(2);
+  Duration forget_after = std::chrono::hours(24);
+  std::vector<Labels> expected;
+  Labels labels;
+  TemplateMap annotations;
+  SourcePos pos;
+};
+
+struct RuleGroupConfig {
+  std::string name;
+  std::string file;  ///< the rule file, as an absolute path
+  Duration interval{0};  ///< resolved: the group's, else global.evaluation_interval
+  Duration query_offset{0};
+  int limit = 0;
+  Labels labels;
+  std::vector<AlertRuleConfig> rules;
+  std::vector<HeartbeatRuleConfig> heartbeats;
+  SourcePos pos;
+};
+
+struct Config {
+  std::string path;  ///< the main file, absolute
+  GlobalConfig global;
+  DatasourceConfig datasource;
+  ServerConfig server;
+  NotifyConfig notify;
+  std::optional<DeadmanConfig> deadman;
+  std::vector<AlertmanagerConfig> alertmanagers;
+  std::vector<ReceiverConfig> receivers;
+  std::optional<RouteConfig> route;  ///< absent when no [route] table (then nothing is routed)
+  std::vector<InhibitRuleConfig> inhibit_rules;
+  std::vector<TimeIntervalConfig> time_intervals;
+  std::vector<StaticSilenceConfig> silences;
+  std::vector<RuleGroupConfig> groups;  ///< from all rule files, in file then declaration order
+};
+
+/// Looks up an environment variable; nullopt when unset. Tests pass their own.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+/// The process environment.
+EnvLookup process_environment();
+
+struct LoadResult {
+  std::optional<Config> config;  ///< set only when `errors` is empty
+  std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;
+};
+
+/// Loads and validates `path` and the rule files it names. Reads files only; no network.
+LoadResult load_config(const std::string& path, const EnvLookup& env = process_environment());
+
+/// Redacts a URL for logs and messages: `scheme://host[:port]/…` (no path, query or userinfo).
+std::string redact_url(std::string_view url);
+
+}  // namespace promwatch

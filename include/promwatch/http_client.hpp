@@ -1,0 +1,89 @@
+#pragma once
+/// \file
+/// Asynchronous HTTP client: libcurl multi driven by its socket and timer callbacks on one
+/// Boost.Asio io_context. Shared by datasource queries, receiver deliveries and pings, so
+/// connections are reused across all of them.
+///
+/// Thread: every call, and every completion callback, happens on the io_context's thread.
+/// Failures are data (`HttpResponse::error`), never exceptions. Completion callbacks are always
+/// invoked from the loop (never inline from `send`), exactly once, unless the client is
+/// destroyed first, in which case pending callbacks are dropped without being called.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "promwatch/time.hpp"
+
+namespace promwatch {
+
+struct TlsOptions {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string server_name;  ///< overrides SNI and certificate name check (CURLOPT_RESOLVE is not used)
+  bool insecure_skip_verify = false;
+};
+
+struct BasicAuth {
+  std::string username;
+  std::string password;
+};
+
+struct HttpRequest {
+  std::string method = "GET";  ///< GET, POST, PUT, DELETE
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<BasicAuth> basic_auth;
+  TlsOptions tls;
+  std::string proxy_url;
+  Duration timeout = std::chrono::seconds(10);  ///< whole transfer
+  std::uint64_t max_response_bytes = 64u << 20;  ///< a larger body fails with `too_large`
+  bool follow_redirects = false;
+};
+
+struct HttpResponse {
+  int status = 0;  ///< HTTP status; 0 when no response arrived
+  std::string body;
+  std::string content_type;
+  std::optional<Duration> retry_after;  ///< parsed Retry-After (seconds or HTTP date)
+  /// Transport failure ("connection refused", "timed out after 10s", ...); empty on success.
+  /// A response with any HTTP status is not a transport failure.
+  std::string error;
+  bool too_large = false;   ///< body exceeded max_response_bytes; reading stopped
+  bool timed_out = false;
+  Duration elapsed{0};
+  bool ok() const { return error.empty() && status >= 200 && status < 300; }
+};
+
+class HttpClient {
+ public:
+  using Callback = std::function<void(HttpResponse)>;
+
+  explicit HttpClient(boost::asio::io_context& io);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  /// Starts a transfer; `done` runs on the loop when it ends.
+  void send(HttpRequest request, Callback done);
+
+  /// Transfers in flight now.
+  std::size_t in_flight() const;
+  /// New connections curl has opened so far (CURLINFO_NUM_CONNECTS summed): with keep-alive
+  /// this stays well below the number of requests.
+  std::uint64_t connections_opened() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace promwatch

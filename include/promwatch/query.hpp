@@ -1,0 +1,46 @@
+#pragma once
+/// \file
+/// Results of Prometheus `/api/v1/query` and their parsing (simdjson, the hot path).
+/// Pure values and a pure function; thread-safe.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "promwatch/labels.hpp"
+#include "promwatch/time.hpp"
+
+namespace promwatch {
+
+/// One instant sample. A scalar result is one sample with no labels.
+struct Sample {
+  Labels labels;  ///< including __name__ when the series has one
+  double value = 0;
+};
+
+struct QueryResult {
+  std::vector<Sample> samples;
+  std::vector<std::string> warnings;  ///< the response's `warnings` and `infos`
+  int skipped_histograms = 0;         ///< native-histogram samples, skipped with a warning
+};
+
+/// What a query produced: a result, or an error saying why not. Expected failures are data.
+struct QueryOutcome {
+  bool ok = false;
+  QueryResult result;
+  /// Why it failed, for rule health: "server returned HTTP status 401 Unauthorized",
+  /// "bad_data: parse error at char 5: ...", "unsupported result type matrix", ...
+  std::string error;
+  int http_status = 0;  ///< last attempt's status; 0 when no response arrived
+  int attempts = 0;
+  Duration elapsed{0};
+};
+
+/// Parses a query response body (any HTTP status: Prometheus sends the error envelope with
+/// 4xx/5xx). Accepts `vector` and `scalar` results; `matrix` and `string` are errors for an
+/// alerting rule. Sample values "NaN", "+Inf", "-Inf" are ordinary; native histograms are
+/// skipped and counted. Non-JSON, truncated JSON, a wrong shape or a value that is not a
+/// number give `ok = false` with the reason. Never throws.
+QueryOutcome parse_query_response(std::string_view body, int http_status);
+
+}  // namespace promwatch

@@ -1,0 +1,98 @@
+#pragma once
+/// \file
+/// Go-template engine with Prometheus's and Alertmanager's functions (SPEC §5).
+///
+/// Templates compile once (at config load, so `promwatch check` sees their errors) into an
+/// immutable, shareable value; rendering never throws: a runtime error is rendered into the
+/// text as `<error expanding template: ...>`, as Prometheus does. Thread-safe to render.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "promwatch/labels.hpp"
+#include "promwatch/time.hpp"
+
+namespace promwatch {
+
+struct TemplateError {
+  int line = 0;    ///< 1-based, within the template text
+  int column = 0;  ///< 1-based
+  std::string message;
+};
+
+/// What alert label and annotation templates see (Prometheus): `$labels`/`.Labels`,
+/// `$value`/`.Value`, `$externalLabels`/`.ExternalLabels`, `$externalURL`/`.ExternalURL`.
+struct AlertTemplateData {
+  const Labels& labels;  ///< the raw series labels, including __name__
+  double value = 0;
+  const Labels& external_labels;
+  std::string_view external_url;
+};
+
+/// One alert as notification templates see it (Alertmanager's template.Alert).
+struct NotificationAlert {
+  std::string status;  ///< "firing" | "resolved"
+  Labels labels;
+  Labels annotations;
+  TimePoint starts_at;
+  TimePoint ends_at;  ///< epoch (Go's zero time is printed for it) while firing
+  std::string generator_url;
+  std::string fingerprint;  ///< %016x
+};
+
+/// What notification `title`/`text` templates see (Alertmanager's template.Data).
+struct NotificationTemplateData {
+  std::string status;  ///< "firing" | "resolved"
+  std::string receiver;
+  Labels group_labels;
+  Labels common_labels;
+  Labels common_annotations;
+  std::string external_url;
+  std::vector<NotificationAlert> alerts;
+};
+
+/// Shared `{{ define }}` blocks loaded from `notify.templates` files.
+class TemplateLibrary {
+ public:
+  TemplateLibrary();
+  ~TemplateLibrary();
+  TemplateLibrary(const TemplateLibrary&);
+  TemplateLibrary& operator=(const TemplateLibrary&);
+  /// Adds the definitions in `text` (from file `name`). false with `*error` set on a parse error.
+  bool add(std::string_view name, std::string_view text, TemplateError* error);
+
+ private:
+  friend class Template;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+class Template {
+ public:
+  /// Compiles `text`. `name` appears in runtime error messages. `library` supplies
+  /// `{{ template "x" }}` definitions (it is copied by reference-count; may be null).
+  /// Unsupported functions (`query`, `first`, `label`, `value`, `sortByLabel`, `args`, `tmpl`)
+  /// are compile errors saying "not supported yet". nullopt with `*error` set on failure.
+  static std::optional<Template> compile(std::string_view name, std::string_view text,
+                                         TemplateError* error,
+                                         const TemplateLibrary* library = nullptr);
+
+  /// Expands an alert label/annotation template (Prometheus semantics and output formats).
+  std::string render_alert(const AlertTemplateData& data) const;
+  /// Expands a notification title/text template (Alertmanager semantics).
+  std::string render_notification(const NotificationTemplateData& data) const;
+
+  /// The source text, as compiled.
+  const std::string& text() const;
+  /// True when the text contains no actions, so rendering is the text itself.
+  bool is_literal() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace promwatch

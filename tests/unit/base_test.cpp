@@ -1,0 +1,128 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "promwatch/labels.hpp"
+#include "promwatch/time.hpp"
+
+using namespace promwatch;
+using namespace std::chrono_literals;
+
+TEST(Labels, SortedUniqueAndEmptyValuesDropped) {
+  Labels l{{"b", "2"}, {"a", "1"}, {"c", ""}, {"b", "3"}};
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l.items()[0].name, "a");
+  EXPECT_EQ(l.get("b"), "3");  // the later duplicate wins
+  EXPECT_FALSE(l.has("c"));
+  l.set("a", "");
+  EXPECT_FALSE(l.has("a"));
+  l.set("0", "zero");
+  EXPECT_EQ(l.items()[0].name, "0");
+}
+
+TEST(Labels, AddMissingKeepsOwnValues) {
+  Labels l{{"cluster", "local"}, {"job", "x"}};
+  l.add_missing(Labels{{"cluster", "prod"}, {"region", "hz"}});
+  EXPECT_EQ(l.get("cluster"), "local");
+  EXPECT_EQ(l.get("region"), "hz");
+}
+
+TEST(Labels, FingerprintMatchesAlertmanager) {
+  // FNV-1a offset basis for the empty set, as model.LabelSet{}.Fingerprint().
+  EXPECT_EQ(Labels{}.fingerprint(), 14695981039346656037ull);
+  // Order of construction does not matter.
+  Labels a{{"alertname", "X"}, {"instance", "a:1"}};
+  Labels b{{"instance", "a:1"}, {"alertname", "X"}};
+  EXPECT_EQ(a.fingerprint(), b.fingerprint());
+  EXPECT_NE(a.fingerprint(), (Labels{{"alertname", "X"}, {"instance", "a:2"}}).fingerprint());
+  // The separator keeps {a="bc"} and {ab="c"} apart.
+  EXPECT_NE((Labels{{"a", "bc"}}).fingerprint(), (Labels{{"ab", "c"}}).fingerprint());
+  EXPECT_EQ(fingerprint_hex(0x1234), "0000000000001234");
+}
+
+TEST(Labels, ToStringQuotesLikeGo) {
+  Labels l{{"a", "x\"y\n"}, {"b", "é"}};
+  EXPECT_EQ(l.to_string(), "{a=\"x\\\"y\\n\", b=\"é\"}");
+  EXPECT_EQ(go_quote(std::string("\xff", 1)), "\"\\xff\"");
+}
+
+TEST(Labels, ValidNames) {
+  EXPECT_TRUE(is_valid_label_name("_a1"));
+  EXPECT_FALSE(is_valid_label_name("1a"));
+  EXPECT_FALSE(is_valid_label_name("a-b"));
+  EXPECT_FALSE(is_valid_label_name(""));
+}
+
+TEST(Durations, ParsePrometheusSyntax) {
+  EXPECT_EQ(parse_duration("1h30m"), Duration(90min));
+  EXPECT_EQ(parse_duration("90s"), Duration(90s));
+  EXPECT_EQ(parse_duration("500ms"), Duration(500ms));
+  EXPECT_EQ(parse_duration("2d"), Duration(48h));
+  EXPECT_EQ(parse_duration("1w"), Duration(168h));
+  EXPECT_EQ(parse_duration("1y"), Duration(365 * 24h));
+  EXPECT_EQ(parse_duration("0"), Duration(0));
+  EXPECT_EQ(parse_duration("0s"), Duration(0));
+  EXPECT_EQ(parse_duration("1m1s500ms"), Duration(61500ms));
+  for (const char* bad : {"", "1", "m", "1.5h", "30m1h", "1h1h", "-1m", "1 m", "5x", "1mss"}) {
+    EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
+  }
+}
+
+TEST(Durations, FormatLikePrometheus) {
+  EXPECT_EQ(format_duration(0ms), "0s");
+  EXPECT_EQ(format_duration(90min), "1h30m");
+  EXPECT_EQ(format_duration(500ms), "500ms");
+  EXPECT_EQ(format_duration(Duration(90 * 24h)), "90d");  // not 12w6d
+  EXPECT_EQ(format_duration(Duration(14 * 24h)), "2w");
+  EXPECT_EQ(format_duration(61500ms), "1m1s500ms");
+}
+
+TEST(Sizes, Parse) {
+  EXPECT_EQ(parse_size("64MiB"), 64ull << 20);
+  EXPECT_EQ(parse_size("64KiB"), 64ull << 10);
+  EXPECT_EQ(parse_size("1000"), 1000u);
+  EXPECT_EQ(parse_size("2KB"), 2000u);
+  EXPECT_FALSE(parse_size("64XB"));
+  EXPECT_FALSE(parse_size("MiB"));
+  EXPECT_FALSE(parse_size("99999999999999999999"));
+}
+
+TEST(Times, Rfc3339RoundTrip) {
+  TimePoint t{1435065584128ms};
+  EXPECT_EQ(format_rfc3339(t), "2015-06-23T13:19:44.128Z");
+  EXPECT_EQ(format_rfc3339(TimePoint{1435065584100ms}), "2015-06-23T13:19:44.1Z");
+  EXPECT_EQ(format_rfc3339(TimePoint{1435065584000ms}), "2015-06-23T13:19:44Z");
+  EXPECT_EQ(parse_time("2015-06-23T13:19:44.128Z"), t);
+  EXPECT_EQ(parse_time("2015-06-23T21:19:44.128+08:00"), t);
+  EXPECT_EQ(parse_time("1435065584.128"), t);
+  EXPECT_EQ(parse_time("1435065584"), TimePoint{1435065584000ms});
+  EXPECT_FALSE(parse_time("2015-13-01T00:00:00Z"));
+  EXPECT_FALSE(parse_time("yesterday"));
+  EXPECT_EQ(format_unix_seconds(t), "1435065584.128");
+}
+
+TEST(GoFloat, PercentV) {
+  EXPECT_EQ(format_go_value(1234.5678), "1234.5678");
+  EXPECT_EQ(format_go_value(1e6), "1e+06");
+  EXPECT_EQ(format_go_value(123456), "123456");
+  EXPECT_EQ(format_go_value(1234567), "1.234567e+06");
+  EXPECT_EQ(format_go_value(0.0001), "0.0001");
+  EXPECT_EQ(format_go_value(0.00001), "1e-05");
+  EXPECT_EQ(format_go_value(0), "0");
+  EXPECT_EQ(format_go_value(-2.5), "-2.5");
+  EXPECT_EQ(format_go_value(1), "1");
+  EXPECT_EQ(format_go_value(0.1), "0.1");
+  EXPECT_EQ(format_go_value(std::nan("")), "NaN");
+  EXPECT_EQ(format_go_value(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(format_go_value(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(format_go_value(1e21), "1e+21");
+}
+
+TEST(GoFloat, EAndF) {
+  EXPECT_EQ(format_go_float(1, 'e'), "1e+00");
+  EXPECT_EQ(format_go_float(1234.5, 'e'), "1.2345e+03");
+  EXPECT_EQ(format_go_float(1e21, 'f'), "1000000000000000000000");
+  EXPECT_EQ(format_go_float(0.000123, 'f'), "0.000123");
+  EXPECT_EQ(format_go_float(12.5, 'f'), "12.5");
+}
