@@ -1,0 +1,62 @@
+// The small value helpers declared in config.hpp: positions, errors, URL redaction.
+
+#include <cctype>
+#include <cstdlib>
+
+#include "promwatch/config.hpp"
+
+namespace promwatch {
+
+std::string SourcePos::to_string() const {
+  if (line <= 0) return file;
+  std::string out = file + ":" + std::to_string(line);
+  if (column > 0) out += ":" + std::to_string(column);
+  return out;
+}
+
+std::string ConfigError::to_string() const { return pos.to_string() + ": " + message; }
+
+std::string Authorization::header_value() const {
+  // Alibaba Cloud V1 instances take the bare token as the whole header value.
+  if (type == "raw") return credentials;
+  return type + " " + credentials;
+}
+
+std::string_view to_string(ReceiverType type) {
+  switch (type) {
+    case ReceiverType::Webhook: return "webhook";
+    case ReceiverType::Slack: return "slack";
+    case ReceiverType::Dingtalk: return "dingtalk";
+    case ReceiverType::Feishu: return "feishu";
+    case ReceiverType::Wecom: return "wecom";
+    case ReceiverType::Discord: return "discord";
+    case ReceiverType::Teams: return "teams";
+    case ReceiverType::Telegram: return "telegram";
+  }
+  return "webhook";
+}
+
+EnvLookup process_environment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::string redact_url(std::string_view url) {
+  // Tokens live in paths (Slack, Discord, Teams), queries (DingTalk, WeCom) and userinfo, so
+  // only the scheme and the host survive. Anything unparseable is hidden entirely.
+  const std::size_t sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) return "…";
+  std::string_view scheme = url.substr(0, sep);
+  for (char c : scheme) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return "…";
+  }
+  std::string_view rest = url.substr(sep + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  return std::string(scheme) + "://" + std::string(authority) + "/…";
+}
+
+}  // namespace promwatch
