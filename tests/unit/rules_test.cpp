@@ -1,0 +1,969 @@
+// Alert state machine (Prometheus rules/alerting.go semantics, SPEC §3/§4) and group scheduling.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "promwatch/rules.hpp"
+
+using namespace promwatch;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Test times are seconds after a fixed base (the epoch itself means "unset" on alerts).
+constexpr std::int64_t kBase = 1'700'000'000;
+TimePoint T(std::int64_t seconds) { return TimePoint(std::chrono::seconds(kBase + seconds)); }
+
+TemplateText tt(std::string text, int line = 7, int column = 3) {
+  return TemplateText{std::move(text), SourcePos{"/etc/promwatch/rules/node.toml", line, column}};
+}
+
+AlertRuleConfig rule_config(std::string name, Duration for_duration = 0ms,
+                            Duration keep_firing_for = 0ms, TemplateMap labels = {},
+                            TemplateMap annotations = {}) {
+  AlertRuleConfig r;
+  r.alert = std::move(name);
+  r.expr = "up == 0";
+  r.for_duration = for_duration;
+  r.keep_firing_for = keep_firing_for;
+  r.labels = std::move(labels);
+  r.annotations = std::move(annotations);
+  return r;
+}
+
+RuleGroupConfig group_config(std::vector<AlertRuleConfig> rules, Labels labels = {}, int limit = 0,
+                             std::string name = "node") {
+  RuleGroupConfig g;
+  g.name = std::move(name);
+  g.file = "/etc/promwatch/rules/node.toml";
+  g.interval = 60s;
+  g.limit = limit;
+  g.labels = std::move(labels);
+  g.rules = std::move(rules);
+  return g;
+}
+
+AlertingRule make_rule(const AlertRuleConfig& rc, const RuleGroupConfig& g = group_config({}),
+                       RuleContext ctx = {}) {
+  std::vector<ConfigError> errors;
+  auto r = AlertingRule::build(rc, g, ctx, &errors);
+  EXPECT_TRUE(r.has_value());
+  for (const auto& e : errors) ADD_FAILURE() << e.pos.line << ":" << e.pos.column << " " << e.message;
+  return std::move(*r);
+}
+
+Sample sample(std::string instance, double value = 1, std::string name = "up") {
+  return Sample{Labels{{"__name__", name}, {"instance", instance}, {"job", "node"}}, value};
+}
+
+QueryOutcome ok(std::vector<Sample> samples) {
+  QueryOutcome o;
+  o.ok = true;
+  o.result.samples = std::move(samples);
+  return o;
+}
+
+QueryOutcome ok_instances(const std::vector<std::string>& instances) {
+  std::vector<Sample> s;
+  for (const auto& i : instances) s.push_back(sample(i));
+  return ok(std::move(s));
+}
+
+QueryOutcome failed(std::string error) {
+  QueryOutcome o;
+  o.ok = false;
+  o.error = std::move(error);
+  return o;
+}
+
+// "a=firing b=pending" sorted by instance; resolved alerts show as "inactive".
+std::string states(const AlertingRule& r) {
+  std::map<std::string, std::string> m;
+  r.for_each_alert([&](const Alert& a) {
+    m[std::string(a.labels.get("instance"))] = std::string(to_string(a.state));
+  });
+  std::string out;
+  for (const auto& [k, v] : m) out += (out.empty() ? "" : " ") + k + "=" + v;
+  return out;
+}
+
+// "a:pending>firing" sorted.
+std::string transitions(const std::vector<AlertTransition>& ts) {
+  std::vector<std::string> v;
+  for (const auto& t : ts) {
+    v.push_back(std::string(t.labels.get("instance")) + ":" + std::string(to_string(t.from)) + ">" +
+                std::string(to_string(t.to)));
+  }
+  std::sort(v.begin(), v.end());
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+const Alert* find_alert(const AlertingRule& r, std::string_view instance) {
+  const Alert* found = nullptr;
+  r.for_each_alert([&](const Alert& a) {
+    if (a.labels.get("instance") == instance) found = &a;
+  });
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state machine, table-driven.
+
+struct Step {
+  std::int64_t t;                     // seconds
+  std::vector<std::string> present;   // instances in the result
+  bool fail = false;                  // the query fails instead
+  std::string expect_states;
+  std::string expect_transitions;
+};
+
+struct Scenario {
+  std::string name;
+  Duration for_duration;
+  Duration keep_firing_for;
+  std::vector<Step> steps;
+};
+
+class StateMachine : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(StateMachine, Steps) {
+  const Scenario& sc = GetParam();
+  AlertingRule rule = make_rule(rule_config("InstanceDown", sc.for_duration, sc.keep_firing_for));
+  EXPECT_EQ(rule.health(), RuleHealth::Unknown);
+  for (const Step& step : sc.steps) {
+    SCOPED_TRACE("t=" + std::to_string(step.t));
+    auto res = rule.evaluate(step.fail ? failed("server returned HTTP status 503")
+                                       : ok_instances(step.present),
+                             T(step.t));
+    EXPECT_EQ(res.ok, !step.fail);
+    EXPECT_EQ(rule.health(), step.fail ? RuleHealth::Err : RuleHealth::Ok);
+    EXPECT_EQ(rule.last_evaluation(), T(step.t));
+    EXPECT_EQ(states(rule), step.expect_states);
+    EXPECT_EQ(transitions(res.transitions), step.expect_transitions);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, StateMachine,
+    ::testing::Values(
+        Scenario{"ForZeroFiresAtOnce", 0s, 0s,
+                 {{0, {"a"}, false, "a=firing", "a:inactive>firing"},
+                  {60, {"a"}, false, "a=firing", ""},
+                  {120, {}, false, "a=inactive", "a:firing>inactive"}}},
+        Scenario{"PendingThenFiringAtExactlyActiveAtPlusFor", 5min, 0s,
+                 {{0, {"a"}, false, "a=pending", "a:inactive>pending"},
+                  {240, {"a"}, false, "a=pending", ""},
+                  {299, {"a", "b"}, false, "a=pending b=pending", "b:inactive>pending"},
+                  {300, {"a", "b"}, false, "a=firing b=pending", "a:pending>firing"}}},
+        Scenario{"PendingDroppedWhenMissing", 5min, 0s,
+                 {{0, {"a", "b"}, false, "a=pending b=pending",
+                   "a:inactive>pending b:inactive>pending"},
+                  {60, {"b"}, false, "b=pending", "a:pending>inactive"},
+                  {120, {}, false, "", "b:pending>inactive"}}},
+        Scenario{"ResolvedKeptFifteenMinutesThenForgotten", 0s, 0s,
+                 {{0, {"a"}, false, "a=firing", "a:inactive>firing"},
+                  {60, {}, false, "a=inactive", "a:firing>inactive"},
+                  {960, {}, false, "a=inactive", ""},  // exactly 15m: kept (Prometheus: > 15m)
+                  {961, {}, false, "", ""}}},
+        Scenario{"ReappearingAfterResolveIsNewPending", 5min, 0s,
+                 {{0, {"a"}, false, "a=pending", "a:inactive>pending"},
+                  {300, {"a"}, false, "a=firing", "a:pending>firing"},
+                  {360, {}, false, "a=inactive", "a:firing>inactive"},
+                  {420, {"a"}, false, "a=pending", "a:inactive>pending"},
+                  {719, {"a"}, false, "a=pending", ""},
+                  {720, {"a"}, false, "a=firing", "a:pending>firing"}}},
+        Scenario{"KeepFiringForHoldsThenReleases", 0s, 2min,
+                 {{0, {"a"}, false, "a=firing", "a:inactive>firing"},
+                  {60, {}, false, "a=firing", ""},    // held since 60
+                  {120, {}, false, "a=firing", ""},   // 60s < 2m
+                  {180, {}, false, "a=inactive", "a:firing>inactive"}}},  // 2m: released
+        Scenario{"KeepFiringForRestartsWhenPresentAgain", 0s, 2min,
+                 {{0, {"a"}, false, "a=firing", "a:inactive>firing"},
+                  {60, {}, false, "a=firing", ""},
+                  {120, {"a"}, false, "a=firing", ""},
+                  {180, {}, false, "a=firing", ""},
+                  {240, {}, false, "a=firing", ""},
+                  {300, {}, false, "a=inactive", "a:firing>inactive"}}},
+        Scenario{"FailedQueryLeavesPendingUntouched", 5min, 0s,
+                 {{0, {"a"}, false, "a=pending", "a:inactive>pending"},
+                  {60, {}, true, "a=pending", ""},
+                  {300, {"a"}, false, "a=firing", "a:pending>firing"}}},
+        Scenario{"FailedQueryLeavesFiringUntouched", 0s, 0s,
+                 {{0, {"a"}, false, "a=firing", "a:inactive>firing"},
+                  {60, {}, true, "a=firing", ""},
+                  {120, {}, true, "a=firing", ""},
+                  {180, {}, false, "a=inactive", "a:firing>inactive"}}},
+        Scenario{"FailedQueryDoesNotAdvanceResolvedRetention", 0s, 0s,
+                 {{0, {"a"}, false, "a=firing", "a:inactive>firing"},
+                  {60, {}, false, "a=inactive", "a:firing>inactive"},
+                  {2000, {}, true, "a=inactive", ""},
+                  {2060, {}, false, "", ""}}}),
+    [](const ::testing::TestParamInfo<Scenario>& info) { return info.param.name; });
+
+TEST(AlertingRule, TimesOnAlertsAndTransitions) {
+  AlertingRule rule = make_rule(rule_config("X", 2min));
+  rule.evaluate(ok_instances({"a"}), T(100));
+  rule.evaluate(ok_instances({"a"}), T(220));
+  const Alert* a = find_alert(rule, "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->active_at, T(100));
+  EXPECT_EQ(a->fired_at, T(220));
+  EXPECT_EQ(a->resolved_at, TimePoint{});
+  auto res = rule.evaluate(ok_instances({}), T(280));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  const AlertTransition& t = res.transitions[0];
+  EXPECT_TRUE(t.notifies());
+  EXPECT_TRUE(t.resolved());
+  EXPECT_EQ(t.at, T(280));
+  EXPECT_EQ(t.active_at, T(100));
+  EXPECT_EQ(t.fired_at, T(220));
+  EXPECT_EQ(t.resolved_at, T(280));
+  EXPECT_EQ(t.fingerprint, t.labels.fingerprint());
+}
+
+TEST(AlertingRule, ValueAndLastErrorAreKeptOnFailure) {
+  AlertingRule rule = make_rule(rule_config("X", 5min));
+  rule.evaluate(ok({sample("a", 42)}), T(0));
+  auto res = rule.evaluate(failed("bad_data: parse error at char 5"), T(60));
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(res.error, "bad_data: parse error at char 5");
+  EXPECT_EQ(rule.last_error(), "bad_data: parse error at char 5");
+  EXPECT_EQ(rule.health(), RuleHealth::Err);
+  EXPECT_EQ(find_alert(rule, "a")->value, 42);
+  EXPECT_EQ(find_alert(rule, "a")->active_at, T(0));
+  rule.evaluate(ok({sample("a", 43)}), T(120));
+  EXPECT_EQ(rule.health(), RuleHealth::Ok);
+  EXPECT_EQ(rule.last_error(), "");
+  EXPECT_EQ(find_alert(rule, "a")->value, 43);
+}
+
+TEST(AlertingRule, DuplicateLabelSetsAreAnErrorAndKeepState) {
+  AlertingRule rule = make_rule(rule_config("X", 5min));
+  rule.evaluate(ok_instances({"a"}), T(0));
+  // Differ only by __name__, which is dropped: same final labels.
+  auto res = rule.evaluate(ok({sample("a", 1, "up"), sample("a", 2, "down")}), T(60));
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(res.error, "vector contains metrics with the same labelset after applying alert labels");
+  EXPECT_EQ(rule.health(), RuleHealth::Err);
+  EXPECT_TRUE(res.transitions.empty());
+  EXPECT_EQ(states(rule), "a=pending");
+  EXPECT_EQ(find_alert(rule, "a")->value, 1);
+}
+
+TEST(AlertingRule, RuleLabelsCanMakeDuplicates) {
+  AlertingRule rule = make_rule(rule_config("X", 0s, 0s, {{"instance", tt("all")}}));
+  auto res = rule.evaluate(ok_instances({"a", "b"}), T(0));
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(rule.count(AlertState::Firing), 0u);
+}
+
+TEST(AlertingRule, LimitExceededIsAnErrorAndKeepsState) {
+  auto g = group_config({}, {}, 2);
+  AlertingRule rule = make_rule(rule_config("X", 0s), g);
+  rule.evaluate(ok_instances({"a", "b"}), T(0));
+  EXPECT_EQ(states(rule), "a=firing b=firing");
+  auto res = rule.evaluate(ok_instances({"a", "b", "c"}), T(60));
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(res.error, "exceeded limit of 2 with 3 alerts");
+  EXPECT_EQ(rule.health(), RuleHealth::Err);
+  EXPECT_TRUE(res.transitions.empty());
+  EXPECT_EQ(states(rule), "a=firing b=firing");  // Prometheus would clear them; we keep them
+  // At the limit is fine; the missing one resolves.
+  res = rule.evaluate(ok_instances({"a", "c"}), T(120));
+  EXPECT_TRUE(res.ok);
+  EXPECT_EQ(states(rule), "a=firing b=inactive c=firing");
+}
+
+TEST(AlertingRule, LimitCountsAlertsHeldByKeepFiringFor) {
+  auto g = group_config({}, {}, 2);
+  AlertingRule rule = make_rule(rule_config("X", 0s, 5min), g);
+  rule.evaluate(ok_instances({"a", "b"}), T(0));
+  auto res = rule.evaluate(ok_instances({"a", "c"}), T(60));  // b held + a + c = 3
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(res.error, "exceeded limit of 2 with 3 alerts");
+  EXPECT_EQ(states(rule), "a=firing b=firing");
+  EXPECT_EQ(find_alert(rule, "b")->keep_firing_since, TimePoint{});
+}
+
+TEST(AlertingRule, LabelPrecedenceSampleGroupRule) {
+  auto g = group_config({}, Labels{{"team", "group"}, {"env", "group"}});
+  AlertingRule rule =
+      make_rule(rule_config("X", 0s, 0s, {{"env", tt("rule")}, {"severity", tt("rule")}}), g);
+  Sample s{Labels{{"__name__", "up"},
+                  {"instance", "a"},
+                  {"team", "sample"},
+                  {"severity", "sample"},
+                  {"alertname", "sample"}},
+           1};
+  auto res = rule.evaluate(ok({s}), T(0));
+  ASSERT_TRUE(res.ok);
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].labels, (Labels{{"alertname", "X"},
+                                              {"env", "rule"},
+                                              {"instance", "a"},
+                                              {"severity", "rule"},
+                                              {"team", "group"}}));
+}
+
+TEST(AlertingRule, EmptyRuleLabelRemovesTheLabel) {
+  AlertingRule rule = make_rule(rule_config("X", 0s, 0s, {{"job", tt("")}}));
+  auto res = rule.evaluate(ok_instances({"a"}), T(0));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].labels, (Labels{{"alertname", "X"}, {"instance", "a"}}));
+}
+
+TEST(AlertingRule, ScalarResultIsOneAlertWithRuleLabels) {
+  AlertingRule rule = make_rule(rule_config("X", 0s, 0s, {{"severity", tt("page")}}));
+  auto res = rule.evaluate(ok({Sample{Labels{}, 3}}), T(0));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].labels, (Labels{{"alertname", "X"}, {"severity", "page"}}));
+  EXPECT_EQ(res.transitions[0].value, 3);
+}
+
+TEST(AlertingRule, NaNIsAnOrdinaryValue) {
+  AlertingRule rule = make_rule(rule_config("X", 1min));
+  rule.evaluate(ok({sample("a", std::numeric_limits<double>::quiet_NaN())}), T(0));
+  auto res = rule.evaluate(ok({sample("a", std::numeric_limits<double>::infinity())}), T(60));
+  EXPECT_EQ(transitions(res.transitions), "a:pending>firing");
+}
+
+TEST(AlertingRule, LiteralTemplatesNeverRender) {
+  AlertingRule rule = make_rule(rule_config("X", 0s, 0s, {{"severity", tt("page")}},
+                                            {{"summary", tt("Instance down")}}));
+  for (int i = 0; i < 5; ++i) rule.evaluate(ok({sample("a", i)}), T(60 * i));
+  EXPECT_EQ(rule.template_renders(), 0u);
+  EXPECT_EQ(find_alert(rule, "a")->annotations, (Labels{{"summary", "Instance down"}}));
+}
+
+TEST(AlertingRule, AnnotationsExpandedOnlyWhenValueOrLabelsChange) {
+  AlertingRule rule = make_rule(rule_config("X", 0s, 0s, {},
+                                            {{"summary", tt("{{ $labels.instance }} is {{ $value }}")}}));
+  rule.evaluate(ok({sample("a", 1)}), T(0));
+  EXPECT_EQ(rule.template_renders(), 1u);
+  EXPECT_EQ(find_alert(rule, "a")->annotations.get("summary"), "a is 1");
+  rule.evaluate(ok({sample("a", 1)}), T(60));
+  rule.evaluate(ok({sample("a", 1)}), T(120));
+  EXPECT_EQ(rule.template_renders(), 1u);  // unchanged: cached
+  rule.evaluate(ok({sample("a", 1234.5678)}), T(180));
+  EXPECT_EQ(rule.template_renders(), 2u);
+  EXPECT_EQ(find_alert(rule, "a")->annotations.get("summary"), "a is 1234.5678");
+  rule.evaluate(ok({sample("a", 1234.5678, "other_name")}), T(240));  // raw labels changed
+  EXPECT_EQ(rule.template_renders(), 3u);
+  const auto nan = std::numeric_limits<double>::quiet_NaN();
+  rule.evaluate(ok({sample("a", nan)}), T(300));
+  rule.evaluate(ok({sample("a", nan)}), T(360));  // NaN == NaN for the cache
+  EXPECT_EQ(rule.template_renders(), 4u);
+  EXPECT_EQ(find_alert(rule, "a")->annotations.get("summary"), "a is NaN");
+}
+
+TEST(AlertingRule, TemplatesSeeRawLabelsValueAndExternals) {
+  RuleContext ctx{Labels{{"cluster", "prod"}}, "http://promwatch:9097"};
+  AlertingRule rule = make_rule(
+      rule_config("X", 0s, 0s, {},
+                  {{"a", tt("{{ $labels.__name__ }}/{{ .Labels.instance }}")},
+                   {"b", tt("{{ $externalLabels.cluster }} {{ $externalURL }} {{ .Value }}")}}),
+      group_config({}), ctx);
+  rule.evaluate(ok({sample("i1", 1e6)}), T(0));
+  const Alert* a = find_alert(rule, "i1");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->annotations.get("a"), "up/i1");
+  EXPECT_EQ(a->annotations.get("b"), "prod http://promwatch:9097 1e+06");
+  EXPECT_FALSE(a->labels.has("cluster"));  // external labels are not stored
+}
+
+TEST(AlertingRule, LabelTemplatesDecideIdentity) {
+  AlertingRule rule = make_rule(rule_config(
+      "X", 5min, 0s,
+      {{"severity", tt("{{ if gt $value 5.0 }}critical{{ else }}warning{{ end }}")},
+       {"source", tt("{{ $labels.__name__ }}")}}));
+  auto res = rule.evaluate(ok({sample("a", 1)}), T(0));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].labels.get("severity"), "warning");
+  EXPECT_EQ(res.transitions[0].labels.get("source"), "up");
+  const auto first_fp = res.transitions[0].fingerprint;
+  res = rule.evaluate(ok({sample("a", 10)}), T(60));
+  // The warning alert is gone (dropped while pending), a critical one starts.
+  ASSERT_EQ(res.transitions.size(), 2u);
+  std::map<std::string, AlertTransition> by_sev;
+  for (const auto& t : res.transitions) by_sev[std::string(t.labels.get("severity"))] = t;
+  EXPECT_EQ(by_sev["warning"].to, AlertState::Inactive);
+  EXPECT_EQ(by_sev["warning"].fingerprint, first_fp);
+  EXPECT_EQ(by_sev["critical"].to, AlertState::Pending);
+  EXPECT_NE(by_sev["critical"].fingerprint, first_fp);
+  // Label templates are expanded every evaluation (2 per eval here).
+  EXPECT_EQ(rule.template_renders(), 4u);
+}
+
+TEST(AlertingRule, EmptyExpandedLabelIsRemoved) {
+  AlertingRule rule = make_rule(
+      rule_config("X", 0s, 0s, {{"instance", tt("{{ if false }}x{{ end }}")}}));
+  auto res = rule.evaluate(ok_instances({"a"}), T(0));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_FALSE(res.transitions[0].labels.has("instance"));
+}
+
+TEST(AlertingRule, BuildReportsTemplateErrorsAtTheirPosition) {
+  auto rc = rule_config("Bad", 0s, 0s, {{"severity", tt("{{ $labels.x ", 12, 14)}},
+                        {{"summary", tt("ok {{ .Value }}", 13, 1)},
+                         {"description", tt("line one\n{{ nosuchfunc }}", 14, 16)}});
+  std::vector<ConfigError> errors;
+  auto rule = AlertingRule::build(rc, group_config({}), {}, &errors);
+  EXPECT_FALSE(rule.has_value());
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].pos.line, 12);
+  EXPECT_EQ(errors[0].pos.column, 14);
+  EXPECT_NE(errors[0].message.find("label \"severity\""), std::string::npos) << errors[0].message;
+  EXPECT_NE(errors[0].message.find("1:"), std::string::npos) << errors[0].message;
+  EXPECT_EQ(errors[1].pos.line, 14);
+  EXPECT_NE(errors[1].message.find("annotation \"description\""), std::string::npos);
+  EXPECT_NE(errors[1].message.find("2:"), std::string::npos) << errors[1].message;
+
+  auto group = group_config({rc, rule_config("Good")});
+  errors.clear();
+  EXPECT_FALSE(RuleGroup::build(group, {}, &errors).has_value());
+  EXPECT_EQ(errors.size(), 2u);
+}
+
+TEST(AlertingRule, OnErrorAlertingRaisesOneErrorAlert) {
+  auto rc = rule_config("X", 1min, 0s, {{"severity", tt("page")}});
+  rc.on_error = OnError::Alerting;
+  AlertingRule rule = make_rule(rc, group_config({}, Labels{{"team", "infra"}}));
+  rule.evaluate(ok_instances({"a"}), T(0));
+  auto res = rule.evaluate(failed("timeout"), T(60));
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(rule.health(), RuleHealth::Err);
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].labels, (Labels{{"alertname", "X"},
+                                              {"promwatch_error", "true"},
+                                              {"severity", "page"},
+                                              {"team", "infra"}}));
+  EXPECT_EQ(res.transitions[0].annotations.get("error"), "timeout");
+  EXPECT_EQ(res.transitions[0].to, AlertState::Pending);
+  EXPECT_EQ(find_alert(rule, "a")->state, AlertState::Pending);  // untouched
+  res = rule.evaluate(failed("timeout again"), T(120));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].to, AlertState::Firing);  // `for` applies
+  EXPECT_EQ(res.transitions[0].annotations.get("error"), "timeout again");
+  // While the datasource is down the error alert counts as absent: it resolves.
+  res = rule.evaluate(failed("timeout"), T(180), /*datasource_down=*/true);
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_TRUE(res.transitions[0].resolved());
+  EXPECT_EQ(find_alert(rule, "a")->state, AlertState::Pending);
+  // A successful query resolves it (and handles the others normally).
+  rule.evaluate(failed("x"), T(240));
+  res = rule.evaluate(ok_instances({"a"}), T(300));
+  EXPECT_TRUE(res.ok);
+  EXPECT_EQ(transitions(res.transitions), ":pending>inactive a:pending>firing");
+}
+
+TEST(AlertingRule, NoDataAlerting) {
+  auto rc = rule_config("X", 0s);
+  rc.no_data = NoData::Alerting;
+  AlertingRule rule = make_rule(rc);
+  auto res = rule.evaluate(ok({}), T(0));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].labels,
+            (Labels{{"alertname", "X"}, {"promwatch_no_data", "true"}}));
+  EXPECT_EQ(res.transitions[0].to, AlertState::Firing);
+  res = rule.evaluate(ok_instances({"a"}), T(60));
+  EXPECT_EQ(transitions(res.transitions), ":firing>inactive a:inactive>firing");
+  // Without no_data = alerting an empty result is simply "nothing is wrong".
+  AlertingRule plain = make_rule(rule_config("X", 0s));
+  EXPECT_TRUE(plain.evaluate(ok({}), T(0)).transitions.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forwarding to Alertmanagers.
+
+TEST(AlertingRule, AlertsToSendFollowsPrometheusNeedsSending) {
+  AlertingRule rule = make_rule(rule_config("X", 1min));
+  rule.evaluate(ok_instances({"a"}), T(0));
+  EXPECT_TRUE(rule.alerts_to_send(T(0), 60s, 30s).empty());  // pending: never
+  rule.evaluate(ok_instances({"a"}), T(60));                 // fires
+  auto out = rule.alerts_to_send(T(60), 60s, 30s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].starts_at, T(60));
+  EXPECT_EQ(out[0].ends_at, T(60 + 4 * 60));  // 4 * max(30s, 60s)
+  EXPECT_FALSE(out[0].resolved);
+  EXPECT_EQ(find_alert(rule, "a")->last_sent_at, T(60));
+  EXPECT_TRUE(rule.alerts_to_send(T(90), 60s, 30s).empty());
+  EXPECT_TRUE(rule.alerts_to_send(T(120), 60s, 30s).empty());  // not more than resend_delay
+  out = rule.alerts_to_send(T(121), 60s, 30s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].ends_at, T(121 + 240));
+  // A group interval above the resend delay widens validity.
+  out = rule.alerts_to_send(T(200), 60s, 5min);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].ends_at, T(200 + 4 * 300));
+  // Resolved: sent at once, then re-sent every resend_delay during retention.
+  rule.evaluate(ok_instances({}), T(210));
+  out = rule.alerts_to_send(T(210), 60s, 30s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].resolved);
+  EXPECT_EQ(out[0].starts_at, T(60));
+  EXPECT_EQ(out[0].ends_at, T(210));
+  EXPECT_TRUE(rule.alerts_to_send(T(240), 60s, 30s).empty());
+  out = rule.alerts_to_send(T(271), 60s, 30s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].ends_at, T(210));
+  // After the retention the alert is gone.
+  rule.evaluate(ok_instances({}), T(210 + 901));
+  EXPECT_TRUE(rule.alerts_to_send(T(210 + 901), 60s, 30s).empty());
+}
+
+TEST(AlertingRule, ResolvedBetweenSendsIsSentImmediately) {
+  AlertingRule rule = make_rule(rule_config("X", 0s));
+  rule.evaluate(ok_instances({"a"}), T(0));
+  ASSERT_EQ(rule.alerts_to_send(T(0), 60s, 60s).size(), 1u);
+  rule.evaluate(ok_instances({}), T(10));
+  auto out = rule.alerts_to_send(T(10), 60s, 60s);  // resolvedAt > lastSentAt
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].resolved);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Removal, export/import, restore, reload identity, replay.
+
+TEST(AlertingRule, ResolveAllResolvesFiringAndDropsPending) {
+  AlertingRule rule = make_rule(rule_config("X", 1min));
+  rule.evaluate(ok_instances({"a"}), T(0));
+  rule.evaluate(ok_instances({"a", "b"}), T(60));
+  EXPECT_EQ(states(rule), "a=firing b=pending");
+  auto ts = rule.resolve_all(T(90));
+  EXPECT_EQ(transitions(ts), "a:firing>inactive b:pending>inactive");
+  EXPECT_EQ(states(rule), "a=inactive");
+  EXPECT_EQ(find_alert(rule, "a")->resolved_at, T(90));
+  auto out = rule.alerts_to_send(T(90), 60s, 60s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].resolved);
+}
+
+TEST(AlertingRule, ExportImportRoundTripReexpandsAnnotations) {
+  AlertingRule rule = make_rule(rule_config("X", 1min, 0s, {}, {{"s", tt("{{ $value }}")}}));
+  rule.evaluate(ok({sample("a", 5)}), T(0));
+  rule.evaluate(ok({sample("a", 5)}), T(60));
+  auto saved = rule.export_alerts();
+  ASSERT_EQ(saved.size(), 1u);
+  AlertingRule other = make_rule(rule_config("X", 1min, 0s, {}, {{"s", tt("v={{ $value }}")}}));
+  other.import_alerts(saved);
+  EXPECT_EQ(states(other), "a=firing");
+  auto res = other.evaluate(ok({sample("a", 5)}), T(120));
+  EXPECT_TRUE(res.transitions.empty());
+  EXPECT_EQ(find_alert(other, "a")->annotations.get("s"), "v=5");
+  EXPECT_EQ(find_alert(other, "a")->fired_at, T(60));
+}
+
+struct RestoreCase {
+  std::string name;
+  Duration for_duration;
+  AlertState state;
+  std::int64_t active_at;  // seconds
+  std::int64_t down_at;
+  std::int64_t now;
+  bool kept;
+  std::int64_t expect_active_at;
+};
+
+class Restore : public ::testing::TestWithParam<RestoreCase> {};
+
+TEST_P(Restore, ForStateArithmetic) {
+  const RestoreCase& c = GetParam();
+  AlertingRule rule = make_rule(rule_config("X", c.for_duration));
+  Alert a;
+  a.labels = Labels{{"alertname", "X"}, {"instance", "a"}};
+  a.fingerprint = a.labels.fingerprint();
+  a.state = c.state;
+  a.active_at = T(c.active_at);
+  if (c.state == AlertState::Firing) a.fired_at = T(c.active_at) + c.for_duration;
+  RestoreOptions opts{1h, 10min};
+  auto dropped = rule.restore({a}, T(c.down_at), T(c.now), opts);
+  const Alert* r = find_alert(rule, "a");
+  if (!c.kept) {
+    EXPECT_EQ(r, nullptr);
+    ASSERT_EQ(dropped.size(), 1u);
+    EXPECT_EQ(dropped[0].from, AlertState::Pending);
+    EXPECT_EQ(dropped[0].to, AlertState::Inactive);
+    return;
+  }
+  EXPECT_TRUE(dropped.empty());
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->state, c.state);
+  EXPECT_EQ(r->active_at, T(c.expect_active_at));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, Restore,
+    ::testing::Values(
+        // for 30m, pending 5m at the stop (25m remain >= grace): shifted by the 10m downtime.
+        RestoreCase{"ShiftedByDowntime", 30min, AlertState::Pending, 0, 300, 900, true, 600},
+        // for 10m, pending 5m at the stop (5m remain < 10m grace): grace period remains.
+        RestoreCase{"GracePeriodRemains", 10min, AlertState::Pending, 0, 300, 600, true, 600},
+        // for 30m, pending 31m at the stop (was due to fire): activeAt kept.
+        RestoreCase{"DueToFireKeepsActiveAt", 30min, AlertState::Pending, 0, 1860, 2000, true, 0},
+        // for 5m < grace: no restoration, a new evaluation starts it anew.
+        RestoreCase{"ForBelowGraceNotRestored", 5min, AlertState::Pending, 0, 60, 120, false, 0},
+        // downtime not shorter than outage_tolerance.
+        RestoreCase{"OutageTooLong", 30min, AlertState::Pending, 0, 60, 60 + 3600, false, 0},
+        RestoreCase{"OutageJustShortEnough", 30min, AlertState::Pending, 0, 60, 60 + 3599, true,
+                    3599},
+        // Firing stays firing, whatever the downtime.
+        RestoreCase{"FiringStaysFiring", 5min, AlertState::Firing, 0, 600, 600 + 86400, true, 0}),
+    [](const ::testing::TestParamInfo<RestoreCase>& info) { return info.param.name; });
+
+TEST(AlertingRule, RestoredPendingFiresOnSchedule) {
+  AlertingRule rule = make_rule(rule_config("X", 30min));
+  Alert a;
+  a.labels = Labels{{"alertname", "X"}, {"instance", "a"}, {"job", "node"}};
+  a.state = AlertState::Pending;
+  a.active_at = T(0);
+  rule.restore({a}, T(300), T(900), RestoreOptions{1h, 10min});  // activeAt -> 600
+  auto res = rule.evaluate(ok_instances({"a"}), T(960));
+  EXPECT_TRUE(res.transitions.empty());
+  res = rule.evaluate(ok_instances({"a"}), T(600 + 1800));
+  EXPECT_EQ(transitions(res.transitions), "a:pending>firing");
+}
+
+TEST(RuleIdentity, KeysByGroupNameLabelsAndOrdinal) {
+  auto r1 = rule_config("HighCPU", 5min, 0s, {{"severity", tt("warning")}});
+  auto r2 = rule_config("HighCPU", 5min, 0s, {{"severity", tt("critical")}});
+  auto r3 = rule_config("HighCPU", 1min, 0s, {{"severity", tt("warning")}});  // same identity as r1
+  auto keys = rule_identity_keys(group_config({r1, r2, r3}));
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_NE(keys[0], keys[1]);
+  EXPECT_NE(keys[0], keys[2]);  // ordinal 0 vs 1
+  EXPECT_EQ(keys[0], rule_identity_key("node", r1, 0));
+  EXPECT_EQ(keys[2], rule_identity_key("node", r1, 1));
+  EXPECT_NE(rule_identity_key("node", r1, 0), rule_identity_key("other", r1, 0));
+  // The expression and `for` do not matter; labels as written do.
+  auto changed = r1;
+  changed.expr = "up == 2";
+  changed.annotations = {{"summary", tt("x")}};
+  EXPECT_EQ(rule_identity_key("node", r1, 0), rule_identity_key("node", changed, 0));
+  changed.labels = {{"severity", tt("{{ $labels.sev }}")}};
+  EXPECT_NE(rule_identity_key("node", r1, 0), rule_identity_key("node", changed, 0));
+}
+
+TEST(RuleGroup, TakeStateFromCarriesAlertsOverAReload) {
+  auto a = rule_config("A", 0s);
+  auto b = rule_config("B", 0s);
+  auto c = rule_config("C", 0s);
+  auto old = RuleGroup::build(group_config({a, b}), {}, nullptr);
+  ASSERT_TRUE(old);
+  for (auto& r : old->rules()) r.evaluate(ok_instances({"x"}), T(0));
+  old->set_last_evaluation(T(0), 5ms);
+  auto next = RuleGroup::build(group_config({c, a}), {}, nullptr);  // B removed, C added
+  ASSERT_TRUE(next);
+  auto untaken = next->take_state_from(*old);
+  ASSERT_EQ(untaken, std::vector<std::size_t>{1});
+  EXPECT_EQ(states(next->rules()[1]), "x=firing");
+  EXPECT_EQ(next->rules()[1].health(), RuleHealth::Ok);
+  EXPECT_EQ(states(next->rules()[0]), "");
+  EXPECT_EQ(next->last_evaluation(), T(0));
+  // The removed rule's firing alerts resolve and are notified.
+  auto ts = old->rules()[untaken[0]].resolve_all(T(30));
+  ASSERT_EQ(ts.size(), 1u);
+  EXPECT_TRUE(ts[0].resolved());
+  EXPECT_EQ(ts[0].labels.get("alertname"), "B");
+  // The carried alert continues: no new transition at the next evaluation.
+  auto res = next->rules()[1].evaluate(ok_instances({"x"}), T(60));
+  EXPECT_TRUE(res.transitions.empty());
+}
+
+TEST(Replay, FinalStateAfterSteps) {
+  AlertingRule rule = make_rule(rule_config("X", 2min));
+  std::vector<std::pair<TimePoint, QueryOutcome>> steps = {
+      {T(0), ok_instances({"a", "c"})},
+      {T(60), ok_instances({"a"})},
+      {T(120), ok_instances({"a", "b"})},
+  };
+  auto out = replay(rule, steps);
+  ASSERT_EQ(out.alerts.size(), 2u);
+  EXPECT_EQ(out.alerts[0].labels.get("instance"), "a");
+  EXPECT_EQ(out.alerts[0].state, AlertState::Firing);
+  EXPECT_EQ(out.alerts[0].active_at, T(0));
+  EXPECT_EQ(out.alerts[1].labels.get("instance"), "b");
+  EXPECT_EQ(out.alerts[1].state, AlertState::Pending);
+  EXPECT_EQ(out.health, RuleHealth::Ok);
+  EXPECT_EQ(rule.count(AlertState::Firing), 0u);  // the original is untouched
+  steps.push_back({T(180), failed("boom")});
+  out = replay(rule, steps);
+  EXPECT_EQ(out.health, RuleHealth::Err);
+  EXPECT_EQ(out.last_error, "boom");
+  EXPECT_EQ(out.alerts.size(), 2u);
+}
+
+TEST(Strings, HealthAndState) {
+  EXPECT_EQ(to_string(RuleHealth::Ok), "ok");
+  EXPECT_EQ(to_string(RuleHealth::Err), "err");
+  EXPECT_EQ(to_string(RuleHealth::Unknown), "unknown");
+  EXPECT_EQ(to_string(AlertState::Inactive), "inactive");
+  EXPECT_EQ(to_string(AlertState::Pending), "pending");
+  EXPECT_EQ(to_string(AlertState::Firing), "firing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeat rules.
+
+HeartbeatRuleConfig hb_config(Duration for_duration, Duration forget_after = 24h,
+                              std::vector<Labels> expected = {}) {
+  HeartbeatRuleConfig h;
+  h.name = "InstanceDown";
+  h.expr = "up{job=\"node\"}";
+  h.by = {"job", "instance"};
+  h.for_duration = for_duration;
+  h.forget_after = forget_after;
+  h.expected = std::move(expected);
+  h.labels = Labels{{"severity", "critical"}};
+  return h;
+}
+
+HeartbeatRule make_heartbeat(const HeartbeatRuleConfig& hc, const RuleGroupConfig& g = group_config({})) {
+  std::vector<ConfigError> errors;
+  auto r = HeartbeatRule::build(hc, g, {}, &errors);
+  EXPECT_TRUE(r.has_value());
+  return std::move(*r);
+}
+
+std::string member_states(const HeartbeatRule& r) {
+  std::map<std::string, std::string> m;
+  r.for_each_member([&](const HeartbeatMember& mem) {
+    m[std::string(mem.labels.get("instance"))] = mem.up ? "up" : "down";
+  });
+  r.for_each_alert([&](const Alert& a) {
+    auto& v = m[std::string(a.labels.get("instance"))];
+    v += "/" + std::string(to_string(a.state));
+  });
+  std::string out;
+  for (const auto& [k, v] : m) out += (out.empty() ? "" : " ") + k + "=" + v;
+  return out;
+}
+
+struct HbStep {
+  std::int64_t t;
+  std::map<std::string, double> present;  // instance -> value
+  bool fail = false;
+  std::string expect_states;
+  std::string expect_transitions;
+};
+
+struct HbScenario {
+  std::string name;
+  Duration for_duration;
+  Duration forget_after;
+  std::vector<std::string> expected;
+  std::vector<HbStep> steps;
+};
+
+class Heartbeat : public ::testing::TestWithParam<HbScenario> {};
+
+TEST_P(Heartbeat, Steps) {
+  const HbScenario& sc = GetParam();
+  std::vector<Labels> expected;
+  for (const auto& i : sc.expected) expected.push_back(Labels{{"job", "node"}, {"instance", i}});
+  HeartbeatRule rule = make_heartbeat(hb_config(sc.for_duration, sc.forget_after, expected));
+  for (const HbStep& step : sc.steps) {
+    SCOPED_TRACE("t=" + std::to_string(step.t));
+    QueryOutcome o;
+    if (step.fail) {
+      o = failed("timeout");
+    } else {
+      std::vector<Sample> samples;
+      for (const auto& [i, v] : step.present) samples.push_back(sample(i, v));
+      o = ok(std::move(samples));
+    }
+    auto res = rule.evaluate(o, T(step.t));
+    EXPECT_EQ(res.ok, !step.fail);
+    EXPECT_EQ(rule.health(), step.fail ? RuleHealth::Err : RuleHealth::Ok);
+    EXPECT_EQ(member_states(rule), step.expect_states);
+    EXPECT_EQ(transitions(res.transitions), step.expect_transitions);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, Heartbeat,
+    ::testing::Values(
+        HbScenario{"MissingForFiresThenRecovers", 2min, 24h, {},
+                   {{0, {{"a", 1}, {"b", 1}}, false, "a=up b=up", ""},
+                    {60, {{"a", 1}}, false, "a=up b=down/pending", "b:inactive>pending"},
+                    {120, {{"a", 1}}, false, "a=up b=down/pending", ""},
+                    {180, {{"a", 1}}, false, "a=up b=down/firing", "b:pending>firing"},
+                    {240, {{"a", 1}, {"b", 1}}, false, "a=up b=up/inactive", "b:firing>inactive"}}},
+        HbScenario{"ValueBelowOneIsDown", 1min, 24h, {},
+                   {{0, {{"a", 0}}, false, "a=down/pending", "a:inactive>pending"},
+                    {60, {{"a", 0.5}}, false, "a=down/firing", "a:pending>firing"},
+                    {120, {{"a", 1}}, false, "a=up/inactive", "a:firing>inactive"}}},
+        HbScenario{"ForZeroFiresAtOnce", 0s, 24h, {},
+                   {{0, {{"a", 1}}, false, "a=up", ""},
+                    {60, {}, false, "a=down/firing", "a:inactive>firing"}}},
+        HbScenario{"FailedQueriesDoNotCountAsAbsence", 2min, 24h, {},
+                   {{0, {{"a", 1}}, false, "a=up", ""},
+                    {60, {}, false, "a=down/pending", "a:inactive>pending"},
+                    {120, {}, true, "a=down/pending", ""},
+                    {180, {}, true, "a=down/pending", ""},
+                    {240, {}, false, "a=down/pending", ""},  // counted 60s, not 180s
+                    {300, {}, false, "a=down/firing", "a:pending>firing"}}},
+        HbScenario{"OwnDowntimeDoesNotCount", 2min, 24h, {},
+                   {{0, {{"a", 1}}, false, "a=up", ""},
+                    {60, {}, false, "a=down/pending", "a:inactive>pending"},
+                    {3600, {}, false, "a=down/pending", ""},
+                    {3660, {}, false, "a=down/firing", "a:pending>firing"}}},
+        HbScenario{"ExpectedMembersAlertEvenIfNeverSeen", 1min, 24h, {"c"},
+                   {{0, {{"a", 1}}, false, "a=up c=down/pending", "c:inactive>pending"},
+                    {60, {{"a", 1}}, false, "a=up c=down/firing", "c:pending>firing"},
+                    {120, {{"a", 1}, {"c", 1}}, false, "a=up c=up/inactive", "c:firing>inactive"}}},
+        HbScenario{"SeenMemberForgottenAfterForgetAfter", 1min, 3min, {"c"},
+                   {{0, {{"a", 1}, {"c", 1}}, false, "a=up c=up", ""},
+                    {60, {}, false, "a=down/pending c=down/pending",
+                     "a:inactive>pending c:inactive>pending"},
+                    {120, {}, false, "a=down/firing c=down/firing", "a:pending>firing c:pending>firing"},
+                    {180, {}, false, "a=down/firing c=down/firing", ""},
+                    {240, {}, false, "a=/inactive c=down/firing", "a:firing>inactive"},  // forgotten
+                    {1200, {}, false, "c=down/firing", ""}}}),  // resolved alert expired
+    [](const ::testing::TestParamInfo<HbScenario>& info) { return info.param.name; });
+
+TEST(HeartbeatRule, AlertLabelsValueAndAnnotations) {
+  auto hc = hb_config(0s);
+  hc.labels = Labels{{"severity", "critical"}, {"team", "rule"}};
+  hc.annotations = {{"summary", tt("{{ $labels.instance }} silent for {{ $value }}s")}};
+  auto g = group_config({}, Labels{{"team", "group"}, {"env", "prod"}});
+  HeartbeatRule rule = make_heartbeat(hc, g);
+  Sample s{Labels{{"__name__", "up"}, {"instance", "a"}, {"job", "node"}, {"pod", "x"}}, 1};
+  rule.evaluate(ok({s}), T(0));
+  auto res = rule.evaluate(ok({}), T(90));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  const auto& t = res.transitions[0];
+  EXPECT_EQ(t.labels, (Labels{{"alertname", "InstanceDown"},
+                              {"env", "prod"},
+                              {"instance", "a"},
+                              {"job", "node"},
+                              {"severity", "critical"},
+                              {"team", "rule"}}));
+  EXPECT_EQ(t.value, 90);
+  EXPECT_EQ(t.annotations.get("summary"), "a silent for 90s");
+  EXPECT_EQ(t.to, AlertState::Firing);
+  auto out = rule.alerts_to_send(T(90), 60s, 60s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].starts_at, T(90));
+}
+
+TEST(HeartbeatRule, StateSurvivesExportImportAndReload) {
+  HeartbeatRule rule = make_heartbeat(hb_config(2min));
+  rule.evaluate(ok({sample("a")}), T(0));
+  rule.evaluate(ok({}), T(60));
+  rule.evaluate(ok({}), T(120));
+  HeartbeatState saved = rule.export_state();
+  EXPECT_EQ(saved.members.size(), 1u);
+  EXPECT_EQ(saved.alerts.size(), 1u);
+  EXPECT_EQ(saved.last_success, T(120));
+  HeartbeatRule restarted = make_heartbeat(hb_config(2min));
+  restarted.import_state(saved);
+  // Two hours of downtime: only one interval counts; 60 + 60 = 120s -> fires now.
+  auto res = restarted.evaluate(ok({}), T(120 + 7200));
+  EXPECT_EQ(transitions(res.transitions), "a:pending>firing");
+
+  auto g = group_config({});
+  g.heartbeats = {hb_config(2min)};
+  auto old_group = RuleGroup::build(g, {}, nullptr);
+  ASSERT_TRUE(old_group);
+  ASSERT_EQ(old_group->heartbeats().size(), 1u);
+  old_group->heartbeats()[0].import_state(restarted.export_state());
+  auto g2 = g;
+  g2.heartbeats[0].labels = Labels{{"severity", "page"}};  // identity of its alerts changes
+  auto new_group = RuleGroup::build(g2, {}, nullptr);
+  std::vector<std::size_t> untaken_hb;
+  new_group->take_state_from(*old_group, &untaken_hb);
+  EXPECT_TRUE(untaken_hb.empty());
+  res = new_group->heartbeats()[0].evaluate(ok({}), T(120 + 7260));
+  // The old-labelled alert resolves; the member's new alert starts (absence already counted).
+  EXPECT_EQ(transitions(res.transitions), "a:firing>inactive a:inactive>firing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scheduling.
+
+TEST(RuleGroup, OffsetIsStableAndWithinInterval) {
+  auto g1 = RuleGroup::build(group_config({}), {}, nullptr);
+  auto g2 = RuleGroup::build(group_config({}), {}, nullptr);
+  ASSERT_TRUE(g1 && g2);
+  EXPECT_EQ(g1->offset(), g2->offset());
+  EXPECT_GE(g1->offset(), 0ms);
+  EXPECT_LT(g1->offset(), 60s);
+  std::set<Duration::rep> offsets;
+  for (int i = 0; i < 20; ++i) {
+    auto g = RuleGroup::build(group_config({}, {}, 0, "g" + std::to_string(i)), {}, nullptr);
+    EXPECT_LT(g->offset(), 60s);
+    offsets.insert(g->offset().count());
+  }
+  EXPECT_GT(offsets.size(), 15u);  // spread, not all groups at once
+}
+
+TEST(RuleGroup, NextEvaluationIsAligned) {
+  auto g = RuleGroup::build(group_config({}), {}, nullptr);
+  ASSERT_TRUE(g);
+  const Duration iv = g->interval();
+  for (std::int64_t t : {0LL, 1LL, 59'999LL, 60'000LL, 1'700'000'000'123LL, 1'700'000'059'999LL}) {
+    SCOPED_TRACE(t);
+    const TimePoint after{Duration(t)};
+    const TimePoint next = g->next_evaluation(after);
+    EXPECT_GT(next, after);
+    EXPECT_LE(next - after, iv);
+    EXPECT_EQ(((next.time_since_epoch() - g->offset()).count()) % iv.count(), 0);
+    EXPECT_EQ(g->slot_at_or_before(next), next);
+    EXPECT_EQ(g->next_evaluation(next), next + iv);  // a slot itself: the one after
+    EXPECT_LE(g->slot_at_or_before(after), after);
+    EXPECT_EQ(g->slot_at_or_before(after) + iv, next);
+  }
+}
+
+struct AdvanceCase {
+  std::int64_t now_after_previous_ms;
+  std::int64_t expect_slot_after_previous_ms;
+  std::int64_t expect_missed;
+};
+
+TEST(RuleGroup, AdvanceSkipsAndCountsMissedSlots) {
+  auto g = RuleGroup::build(group_config({}), {}, nullptr);
+  ASSERT_TRUE(g);
+  const TimePoint prev = g->next_evaluation(T(0));
+  const std::vector<AdvanceCase> cases = {
+      {60'000, 60'000, 0},      // on time
+      {60'250, 60'000, 0},      // a little late
+      {59'990, 60'000, 0},      // timer fired early: still the next slot
+      {119'999, 60'000, 0},     // not a whole slot missed
+      {120'000, 120'000, 1},    // one slot missed
+      {215'000, 180'000, 2},    // overrun: skip to the latest slot
+      {600'001, 600'000, 9},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.now_after_previous_ms);
+    const SlotAdvance a = g->advance(prev, prev + Duration(c.now_after_previous_ms));
+    EXPECT_EQ(a.slot, prev + Duration(c.expect_slot_after_previous_ms));
+    EXPECT_EQ(a.missed, c.expect_missed);
+  }
+}
+
+TEST(RuleGroup, QueryTimeSubtractsQueryOffset) {
+  auto cfg = group_config({rule_config("A")});
+  cfg.query_offset = 30s;
+  auto g = RuleGroup::build(cfg, {}, nullptr);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->query_time(T(1000)), T(970));
+  EXPECT_EQ(g->query_offset(), 30s);
+  EXPECT_EQ(g->rules().size(), 1u);
+  EXPECT_EQ(g->rule_keys().size(), 1u);
+  EXPECT_EQ(g->rules()[0].group_name(), "node");
+  g->set_last_evaluation(T(1000), 12ms);
+  EXPECT_EQ(g->last_evaluation(), T(1000));
+  EXPECT_EQ(g->evaluation_time(), 12ms);
+}
+
+}  // namespace
