@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,7 +28,10 @@ struct TlsOptions {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
-  std::string server_name;  ///< overrides SNI and certificate name check (CURLOPT_RESOLVE is not used)
+  /// Overrides SNI, the certificate name check and nothing else (the Host header stays the
+  /// URL's): https only, done with CURLOPT_CONNECT_TO (CURLOPT_RESOLVE is not used); ignored
+  /// when a proxy is set.
+  std::string server_name;
   bool insecure_skip_verify = false;
 };
 
@@ -62,6 +66,11 @@ struct HttpResponse {
   Duration elapsed{0};
   bool ok() const { return error.empty() && status >= 200 && status < 300; }
 };
+
+/// Parses a Retry-After header value: delay-seconds (`120`) or an HTTP date
+/// (`Wed, 21 Oct 2015 07:28:00 GMT`), relative to `now`. A date in the past gives 0; nullopt
+/// when the value is neither.
+std::optional<Duration> parse_retry_after(std::string_view value, TimePoint now);
 
 class HttpClient {
  public:

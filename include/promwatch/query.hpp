@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "promwatch/labels.hpp"
@@ -42,5 +43,30 @@ struct QueryOutcome {
 /// skipped and counted. Non-JSON, truncated JSON, a wrong shape or a value that is not a
 /// number give `ok = false` with the reason. Never throws.
 QueryOutcome parse_query_response(std::string_view body, int http_status);
+
+/// One series of a range query (`/api/v1/query_range`), points in time order as received.
+struct RangeSeries {
+  Labels labels;  ///< including __name__ when the series has one
+  std::vector<std::pair<TimePoint, double>> points;
+};
+
+/// What a range query produced (for `promwatch eval`). Same error conventions as QueryOutcome.
+struct RangeOutcome {
+  bool ok = false;
+  std::vector<RangeSeries> series;
+  std::vector<std::string> warnings;  ///< the response's `warnings` and `infos`
+  int skipped_histograms = 0;         ///< native-histogram points, skipped
+  std::string error;
+  int http_status = 0;
+  int attempts = 0;
+  Duration elapsed{0};
+};
+
+/// Parses a `/api/v1/query_range` response body. Expects a `matrix` result (anything else is
+/// an error, e.g. "unsupported result type vector"); otherwise as parse_query_response.
+RangeOutcome parse_range_response(std::string_view body, int http_status);
+
+/// "server returned HTTP status 502 Bad Gateway": the text used for a non-2xx answer.
+std::string http_status_error(int http_status);
 
 }  // namespace promwatch
