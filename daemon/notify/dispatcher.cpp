@@ -1,0 +1,529 @@
+// The dispatcher: Alertmanager 0.25's routing tree, aggregation groups and DedupStage, with the
+// clock passed in so that every decision is a function of values.
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "promwatch/notify.hpp"
+
+namespace promwatch {
+namespace {
+
+struct RouteNode {
+  std::vector<Matcher> matchers;
+  std::string receiver;
+  std::vector<std::string> group_by;
+  bool group_by_all = false;
+  Duration group_wait{0};
+  Duration group_interval{0};
+  Duration repeat_interval{0};
+  bool continue_matching = false;
+  std::vector<std::string> mute_time_intervals;
+  std::vector<std::string> active_time_intervals;
+  std::string key;
+  std::vector<std::size_t> children;
+};
+
+struct ReceiverOpts {
+  bool send_resolved = true;
+  int max_alerts = 0;
+};
+
+struct Group {
+  std::size_t route = 0;
+  std::string key;
+  Labels labels;
+  std::map<std::uint64_t, AlertEvent> alerts;  // by fingerprint of the labels
+  TimePoint next_flush;
+  bool has_flushed = false;
+};
+
+using GroupId = std::pair<std::size_t, std::string>;  // (route node, group key)
+using LogId = std::pair<std::string, std::string>;    // (receiver, group key)
+
+int match_type_rank(MatchType t) {
+  switch (t) {
+    case MatchType::Equal: return 0;
+    case MatchType::NotEqual: return 1;
+    case MatchType::Regex: return 2;
+    case MatchType::NotRegex: return 3;
+  }
+  return 0;
+}
+
+std::string_view match_type_text(MatchType t) {
+  switch (t) {
+    case MatchType::Equal: return "=";
+    case MatchType::NotEqual: return "!=";
+    case MatchType::Regex: return "=~";
+    case MatchType::NotRegex: return "!~";
+  }
+  return "=";
+}
+
+// Alertmanager's LabelSet.Before: shorter sets first, then by the merged sorted names.
+bool labels_before(const Labels& a, const Labels& b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  std::vector<std::string_view> names;
+  names.reserve(a.size() + b.size());
+  for (const auto& l : a) names.push_back(l.name);
+  for (const auto& l : b) names.push_back(l.name);
+  std::sort(names.begin(), names.end());
+  for (auto name : names) {
+    if (!a.has(name)) return true;
+    if (!b.has(name)) return false;
+    auto va = a.get(name);
+    auto vb = b.get(name);
+    if (va != vb) return va < vb;
+  }
+  return false;
+}
+
+// Alertmanager's AlertSlice.Less: by job, then instance (present before absent), then labels.
+bool alert_less(const AlertEvent& x, const AlertEvent& y) {
+  for (std::string_view key : {std::string_view("job"), std::string_view("instance")}) {
+    bool xh = x.labels.has(key);
+    bool yh = y.labels.has(key);
+    if (!xh && !yh) continue;
+    if (!xh) return false;
+    if (!yh) return true;
+    auto xv = x.labels.get(key);
+    auto yv = y.labels.get(key);
+    if (xv != yv) return xv < yv;
+  }
+  return labels_before(x.labels, y.labels);
+}
+
+Labels intersect(const Labels& a, const Labels& b) {
+  std::vector<Label> out;
+  for (const auto& l : a) {
+    if (b.get(l.name) == l.value) out.push_back(l);
+  }
+  return Labels(std::move(out));
+}
+
+bool is_subset(const std::vector<std::uint64_t>& subset, const std::vector<std::uint64_t>& sorted_set) {
+  for (auto fp : subset) {
+    if (!std::binary_search(sorted_set.begin(), sorted_set.end(), fp)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string route_matchers_key(const std::vector<Matcher>& matchers) {
+  std::vector<const Matcher*> sorted;
+  for (const auto& m : matchers) sorted.push_back(&m);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Matcher* a, const Matcher* b) {
+    if (a->name() != b->name()) return a->name() < b->name();
+    if (a->value() != b->value()) return a->value() < b->value();
+    return match_type_rank(a->type()) < match_type_rank(b->type());
+  });
+  std::string out = "{";
+  bool first = true;
+  for (const auto* m : sorted) {
+    if (!first) out += ',';
+    first = false;
+    out += m->name();
+    out += match_type_text(m->type());
+    out += '"';
+    for (char c : m->value()) {
+      switch (c) {
+        case '\\': out += "\\\\"; break;
+        case '"': out += "\\\""; break;
+        case '\n': out += "\\n"; break;
+        default: out += c;
+      }
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string go_quote_meta(std::string_view text) {
+  static constexpr std::string_view special = "\\.+*?()|[]{}^$";
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (special.find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+struct Dispatcher::Impl {
+  std::vector<RouteNode> nodes;  // 0 = root
+  std::unordered_map<std::string, ReceiverOpts> receivers;
+  std::string external_url;
+  std::map<GroupId, Group> groups;
+  std::map<LogId, NotificationLogEntry> log;
+  MuteFilter mute_filter;
+  TimeMuteCheck time_mute;
+  Duration log_retention = std::chrono::hours(120);
+
+  std::size_t add_node(const RouteConfig& rc, const std::string& parent_key, bool is_root) {
+    RouteNode node;
+    node.matchers = rc.matchers;
+    node.receiver = rc.receiver;
+    node.group_by = rc.group_by;
+    node.group_by_all = rc.group_by_all;
+    node.group_wait = rc.group_wait;
+    node.group_interval = rc.group_interval;
+    node.repeat_interval = rc.repeat_interval;
+    node.continue_matching = rc.continue_matching;
+    node.mute_time_intervals = rc.mute_time_intervals;
+    node.active_time_intervals = rc.active_time_intervals;
+    node.key = is_root ? route_matchers_key(rc.matchers)
+                       : parent_key + "/" + route_matchers_key(rc.matchers);
+    std::size_t idx = nodes.size();
+    nodes.push_back(std::move(node));
+    for (const auto& child : rc.routes) {
+      std::size_t c = add_node(child, nodes[idx].key, false);
+      nodes[idx].children.push_back(c);
+    }
+    return idx;
+  }
+
+  // Alertmanager's Route.Match: true when node `idx` matched; appends the matching routes.
+  bool match(std::size_t idx, const Labels& labels, std::vector<std::size_t>& out) const {
+    const RouteNode& node = nodes[idx];
+    if (!matches_all(node.matchers, labels)) return false;
+    std::size_t before = out.size();
+    for (std::size_t child : node.children) {
+      bool matched = match(child, labels, out);
+      if (matched && !nodes[child].continue_matching) break;
+    }
+    if (out.size() == before) out.push_back(idx);
+    return true;
+  }
+
+  Labels group_labels(const RouteNode& node, const Labels& labels) const {
+    if (node.group_by_all) return labels;
+    std::vector<Label> out;
+    for (const auto& l : labels) {
+      if (std::find(node.group_by.begin(), node.group_by.end(), l.name) != node.group_by.end()) {
+        out.push_back(l);
+      }
+    }
+    return Labels(std::move(out));
+  }
+
+  ReceiverOpts receiver_opts(const std::string& name) const {
+    auto it = receivers.find(name);
+    return it == receivers.end() ? ReceiverOpts{} : it->second;
+  }
+
+  void insert(std::size_t route, const AlertEvent& alert, TimePoint now) {
+    const RouteNode& node = nodes[route];
+    Labels gl = group_labels(node, alert.labels);
+    std::string key = node.key + ":" + gl.to_string();
+    GroupId id{route, key};
+    auto it = groups.find(id);
+    if (it == groups.end()) {
+      Group g;
+      g.route = route;
+      g.key = key;
+      g.labels = std::move(gl);
+      g.next_flush = now + node.group_wait;
+      it = groups.emplace(id, std::move(g)).first;
+    }
+    Group& g = it->second;
+    std::uint64_t fp = alert.labels.fingerprint();
+    auto existing = g.alerts.find(fp);
+    // A late resolve of an earlier instance must not end the alert that fired since.
+    if (existing != g.alerts.end() && alert.ends_at != TimePoint{} &&
+        alert.ends_at < existing->second.starts_at) {
+      return;
+    }
+    g.alerts[fp] = alert;
+    // Alertmanager: flush at once when the wait is already over for this alert.
+    if (!g.has_flushed && alert.starts_at + node.group_wait < now) g.next_flush = now;
+  }
+
+  void receive(const std::vector<AlertEvent>& alerts, TimePoint now) {
+    if (nodes.empty()) return;
+    std::vector<std::size_t> routes;
+    for (const auto& a : alerts) {
+      routes.clear();
+      match(0, a.labels, routes);
+      for (std::size_t r : routes) insert(r, a, now);
+    }
+  }
+
+  void log_now(const std::string& receiver, const std::string& group_key,
+               std::vector<std::uint64_t> firing, std::vector<std::uint64_t> resolved,
+               TimePoint at) {
+    std::sort(firing.begin(), firing.end());
+    std::sort(resolved.begin(), resolved.end());
+    NotificationLogEntry& e = log[LogId{receiver, group_key}];
+    e.receiver = receiver;
+    e.group_key = group_key;
+    e.firing = std::move(firing);
+    e.resolved = std::move(resolved);
+    e.timestamp = at;
+  }
+
+  // Alertmanager's DedupStage.needsUpdate.
+  bool needs_update(const NotificationLogEntry* entry, const std::vector<std::uint64_t>& firing,
+                    const std::vector<std::uint64_t>& resolved, bool send_resolved,
+                    Duration repeat, TimePoint now) const {
+    if (entry == nullptr) return !firing.empty();
+    if (!is_subset(firing, entry->firing)) return true;
+    // Every alert resolved: notify (irrespective of send_resolved) so the log is cleared, but
+    // only if the receiver was told about firing alerts.
+    if (firing.empty()) return !entry->firing.empty();
+    if (send_resolved && !is_subset(resolved, entry->resolved)) return true;
+    return entry->timestamp < now - repeat;
+  }
+
+  // Flushes one group; returns the notification if one is needed.
+  std::optional<Notification> flush(Group& g, TimePoint now) {
+    const RouteNode& node = nodes[g.route];
+    g.next_flush = now + node.group_interval;
+    g.has_flushed = true;
+    if (g.alerts.empty()) return std::nullopt;
+
+    std::vector<AlertEvent> alerts;
+    alerts.reserve(g.alerts.size());
+    for (const auto& [fp, a] : g.alerts) {
+      AlertEvent copy = a;
+      // Alerts do not resolve as time moves forward: a firing alert has no end time.
+      if (!copy.resolved_at(now)) copy.ends_at = TimePoint{};
+      alerts.push_back(std::move(copy));
+    }
+    std::stable_sort(alerts.begin(), alerts.end(), alert_less);
+
+    std::optional<Notification> out = decide(g, node, std::move(alerts), now);
+
+    // Remove the resolved alerts this flush included.
+    for (auto it = g.alerts.begin(); it != g.alerts.end();) {
+      if (it->second.resolved_at(now)) {
+        it = g.alerts.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+
+  std::optional<Notification> decide(const Group& g, const RouteNode& node,
+                                     std::vector<AlertEvent> alerts, TimePoint now) {
+    // Silences and inhibitions (Alertmanager's MuteStages come first).
+    if (mute_filter) {
+      std::erase_if(alerts, [&](const AlertEvent& a) { return mute_filter(a.labels, now); });
+    }
+    if (alerts.empty()) return std::nullopt;
+    if (time_mute && (!node.mute_time_intervals.empty() || !node.active_time_intervals.empty()) &&
+        time_mute(node.mute_time_intervals, node.active_time_intervals, now)) {
+      return std::nullopt;
+    }
+
+    std::vector<std::uint64_t> firing;
+    std::vector<std::uint64_t> resolved;
+    for (const auto& a : alerts) {
+      (a.resolved_at(now) ? resolved : firing).push_back(a.labels.fingerprint());
+    }
+    const ReceiverOpts opts = receiver_opts(node.receiver);
+    auto lit = log.find(LogId{node.receiver, g.key});
+    const NotificationLogEntry* entry = lit == log.end() ? nullptr : &lit->second;
+    if (!needs_update(entry, firing, resolved, opts.send_resolved, node.repeat_interval, now)) {
+      return std::nullopt;
+    }
+
+    if (!opts.send_resolved) {
+      if (firing.empty()) {
+        // Nothing to send, but the log must forget the firing alerts (Alertmanager's RetryStage
+        // reports success without sending).
+        log_now(node.receiver, g.key, firing, resolved, now);
+        return std::nullopt;
+      }
+      std::erase_if(alerts, [&](const AlertEvent& a) { return a.resolved_at(now); });
+    }
+
+    Notification n;
+    n.receiver = node.receiver;
+    n.group_key = g.key;
+    n.group_labels = g.labels;
+    n.group_interval = node.group_interval;
+    n.repeat_interval = node.repeat_interval;
+    n.created_at = now;
+    n.firing = std::move(firing);
+    n.resolved = std::move(resolved);
+    if (opts.max_alerts > 0 && alerts.size() > static_cast<std::size_t>(opts.max_alerts)) {
+      n.truncated_alerts = alerts.size() - static_cast<std::size_t>(opts.max_alerts);
+      alerts.resize(static_cast<std::size_t>(opts.max_alerts));
+    }
+
+    NotificationTemplateData& d = n.data;
+    d.receiver = go_quote_meta(node.receiver);
+    d.group_labels = g.labels;
+    d.external_url = external_url;
+    bool any_firing = false;
+    for (const auto& a : alerts) {
+      NotificationAlert na;
+      bool is_resolved = a.resolved_at(now);
+      any_firing = any_firing || !is_resolved;
+      na.status = is_resolved ? "resolved" : "firing";
+      na.labels = a.labels;
+      na.annotations = a.annotations;
+      na.starts_at = a.starts_at;
+      na.ends_at = a.ends_at;
+      na.generator_url = a.generator_url;
+      na.fingerprint = fingerprint_hex(a.labels.fingerprint());
+      d.alerts.push_back(std::move(na));
+    }
+    d.status = any_firing ? "firing" : "resolved";
+    if (!d.alerts.empty()) {
+      d.common_labels = d.alerts.front().labels;
+      d.common_annotations = d.alerts.front().annotations;
+      for (std::size_t i = 1; i < d.alerts.size(); ++i) {
+        if (d.common_labels.empty() && d.common_annotations.empty()) break;
+        d.common_labels = intersect(d.common_labels, d.alerts[i].labels);
+        d.common_annotations = intersect(d.common_annotations, d.alerts[i].annotations);
+      }
+    }
+    return n;
+  }
+
+  std::vector<Notification> collect_due(TimePoint now) {
+    std::vector<Notification> out;
+    for (auto it = groups.begin(); it != groups.end();) {
+      Group& g = it->second;
+      if (g.next_flush <= now) {
+        if (auto n = flush(g, now)) out.push_back(std::move(*n));
+        if (g.alerts.empty()) {
+          it = groups.erase(it);
+          continue;
+        }
+      }
+      ++it;
+    }
+    std::erase_if(log, [&](const auto& kv) { return kv.second.timestamp + log_retention < now; });
+    return out;
+  }
+};
+
+Dispatcher::Dispatcher(const RouteConfig& root, const std::vector<ReceiverConfig>& receivers,
+                       std::string external_url)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->add_node(root, "", true);
+  for (const auto& r : receivers) {
+    impl_->receivers[r.name] = ReceiverOpts{r.send_resolved, r.max_alerts};
+  }
+  impl_->external_url = std::move(external_url);
+}
+
+Dispatcher::~Dispatcher() = default;
+Dispatcher::Dispatcher(Dispatcher&&) noexcept = default;
+Dispatcher& Dispatcher::operator=(Dispatcher&&) noexcept = default;
+
+void Dispatcher::receive(const std::vector<AlertEvent>& alerts, TimePoint now) {
+  impl_->receive(alerts, now);
+}
+
+std::vector<Notification> Dispatcher::collect_due(TimePoint now) { return impl_->collect_due(now); }
+
+std::optional<TimePoint> Dispatcher::next_wakeup() const {
+  std::optional<TimePoint> next;
+  for (const auto& [id, g] : impl_->groups) {
+    if (!next || g.next_flush < *next) next = g.next_flush;
+  }
+  return next;
+}
+
+void Dispatcher::record_delivered(const Notification& n, TimePoint at) {
+  impl_->log_now(n.receiver, n.group_key, n.firing, n.resolved, at);
+}
+
+const NotificationLogEntry* Dispatcher::log_entry(std::string_view receiver,
+                                                  std::string_view group_key) const {
+  auto it = impl_->log.find(LogId{std::string(receiver), std::string(group_key)});
+  return it == impl_->log.end() ? nullptr : &it->second;
+}
+
+std::vector<RouteMatch> Dispatcher::route(const Labels& labels) const {
+  std::vector<std::size_t> routes;
+  impl_->match(0, labels, routes);
+  std::vector<RouteMatch> out;
+  for (std::size_t r : routes) {
+    const RouteNode& node = impl_->nodes[r];
+    RouteMatch m;
+    m.route_key = node.key;
+    m.receiver = node.receiver;
+    m.group_labels = impl_->group_labels(node, labels);
+    m.group_key = node.key + ":" + m.group_labels.to_string();
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void Dispatcher::set_mute_filter(MuteFilter filter) { impl_->mute_filter = std::move(filter); }
+void Dispatcher::set_time_mute_check(TimeMuteCheck check) { impl_->time_mute = std::move(check); }
+void Dispatcher::set_log_retention(Duration retention) { impl_->log_retention = retention; }
+
+std::size_t Dispatcher::group_count() const { return impl_->groups.size(); }
+
+std::size_t Dispatcher::alert_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, g] : impl_->groups) n += g.alerts.size();
+  return n;
+}
+
+DispatcherState Dispatcher::export_state() const {
+  DispatcherState s;
+  for (const auto& [id, e] : impl_->log) s.log.push_back(e);
+  for (const auto& [id, g] : impl_->groups) {
+    AggregationGroupState gs;
+    gs.receiver = impl_->nodes[g.route].receiver;
+    gs.route_key = impl_->nodes[g.route].key;
+    gs.group_labels = g.labels;
+    for (const auto& [fp, a] : g.alerts) gs.alerts.push_back(a);
+    gs.next_flush = g.next_flush;
+    gs.has_flushed = g.has_flushed;
+    s.groups.push_back(std::move(gs));
+  }
+  return s;
+}
+
+void Dispatcher::import_state(const DispatcherState& state, TimePoint now) {
+  impl_->log.clear();
+  impl_->groups.clear();
+  for (const auto& e : state.log) {
+    NotificationLogEntry copy = e;
+    std::sort(copy.firing.begin(), copy.firing.end());
+    std::sort(copy.resolved.begin(), copy.resolved.end());
+    impl_->log[LogId{e.receiver, e.group_key}] = std::move(copy);
+  }
+  // Alerts are routed through the current tree; a group that is still where it was (same route
+  // key and receiver) keeps its timing, others start afresh.
+  std::vector<std::size_t> routes;
+  for (const auto& gs : state.groups) {
+    for (const auto& a : gs.alerts) {
+      routes.clear();
+      if (!impl_->nodes.empty()) impl_->match(0, a.labels, routes);
+      for (std::size_t r : routes) {
+        const RouteNode& node = impl_->nodes[r];
+        bool same = node.key == gs.route_key && node.receiver == gs.receiver;
+        if (!same) {
+          impl_->insert(r, a, now);
+          continue;
+        }
+        std::string key = node.key + ":" + impl_->group_labels(node, a.labels).to_string();
+        auto& g = impl_->groups[GroupId{r, key}];
+        if (g.key.empty()) {
+          g.route = r;
+          g.key = key;
+          g.labels = impl_->group_labels(node, a.labels);
+        }
+        g.next_flush = gs.next_flush;
+        g.has_flushed = gs.has_flushed;
+        g.alerts[a.labels.fingerprint()] = a;
+      }
+    }
+  }
+}
+
+}  // namespace promwatch
