@@ -1,0 +1,49 @@
+#pragma once
+/// \file
+/// The template functions: Go's builtins, Prometheus's and Alertmanager's, and the methods
+/// of the data types (KV.SortedPairs, Alerts.Firing, time.Time.Format, ...).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "value.hpp"
+
+namespace promwatch::tmpl {
+
+/// Which product's semantics apply: the few functions that differ (title) look at it.
+enum class Mode { Alert, Notification };
+
+struct CallContext {
+  Mode mode = Mode::Alert;
+  std::string_view external_url;
+};
+
+/// Thrown by functions. `wrap`: Go reports it as "error calling NAME: message"; otherwise
+/// (argument count and type errors) the message stands alone, as in text/template.
+struct FuncError {
+  std::string message;
+  bool wrap = true;
+};
+
+using FuncImpl = Value (*)(const CallContext&, std::vector<Value>&);
+
+struct FuncInfo {
+  std::string_view name;
+  FuncImpl impl;  ///< null for `and`/`or`, which the evaluator short-circuits itself
+  int min_args;
+  int max_args;  ///< -1: variadic
+};
+
+/// Null when `name` is not a function we know.
+const FuncInfo* find_function(std::string_view name);
+/// Prometheus functions we reject at compile time ("not supported yet").
+bool is_unsupported_function(std::string_view name);
+
+/// True when values of the receiver's type have a method `name` (Go looks methods up before
+/// map keys, so `.Labels.Names` on a KV is the method).
+bool has_method(const Value& receiver, std::string_view name);
+Value call_method(const CallContext& ctx, const Value& receiver, std::string_view name,
+                  std::vector<Value>& args);
+
+}  // namespace promwatch::tmpl
