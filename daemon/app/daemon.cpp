@@ -1,0 +1,729 @@
+// The daemon: one io_context on one thread owns every piece of state. Group timers start
+// evaluation rounds; each rule's query completes on the loop and feeds its AlertingRule; the
+// transitions go to the dispatcher, whose notifications go to delivery. SIGHUP and
+// POST /-/reload share one validate-then-swap path that carries alert state over.
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_timer.hpp>
+#include <map>
+#include <set>
+
+#include "http_api.hpp"
+#include "promwatch/app.hpp"
+#include "promwatch/datasource.hpp"
+#include "promwatch/delivery.hpp"
+#include "promwatch/http_client.hpp"
+#include "promwatch/http_server.hpp"
+#include "promwatch/metrics.hpp"
+#include "promwatch/notify.hpp"
+
+namespace promwatch {
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+std::string url_query_escape(std::string_view text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
+
+std::string monotonic_usec() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::to_string(static_cast<unsigned long long>(ts.tv_sec) * 1000000ull +
+                        static_cast<unsigned long long>(ts.tv_nsec) / 1000ull);
+}
+
+// One rule group as the scheduler runs it. Callbacks hold a shared_ptr and check `retired`, so
+// a reload can replace the group while its queries are still in flight.
+struct GroupRuntime {
+  RuleGroup group;
+  asio::system_timer timer;
+  TimePoint first_slot{};
+  TimePoint previous_slot{};  // the last slot started; epoch = none yet
+  bool in_flight = false;
+  bool retired = false;
+  bool evaluated_once = false;
+  std::size_t outstanding = 0;
+  std::size_t failed_queries = 0;
+  TimePoint round_slot{};
+  std::chrono::steady_clock::time_point round_started{};
+  std::vector<AlertEvent> round_events;
+
+  GroupRuntime(RuleGroup g, asio::io_context& io) : group(std::move(g)), timer(io) {}
+};
+
+class Daemon final : public DaemonView {
+ public:
+  Daemon(std::string config_path, CompiledConfig compiled)
+      : config_path_(std::move(config_path)),
+        compiled_(std::move(compiled)),
+        http_(io_),
+        signals_(io_, SIGINT, SIGTERM, SIGHUP),
+        dispatch_timer_(io_),
+        watchdog_timer_(io_),
+        started_at_(now()),
+        deadman_timer_(io_) {}
+
+  int run() {
+    const Config& config = compiled_.config;
+    metrics_.set_build_info(PROMWATCH_VERSION);
+    metrics_.set_datasource_up(true);
+    metrics_.config_reload(true, to_unix_seconds(now()));
+
+    delivery_ = std::make_unique<Delivery>(io_, http_, DeliveryOptions::from(config.notify),
+                                           [this](const DeliveryReport& r) { on_delivery_report(r); });
+    install_config_parts();
+
+    ServerOptions server_options;
+    server_options.listen = config.server.listen;
+    if (config.server.basic_auth) {
+      server_options.basic_auth = ServerBasicAuth{config.server.basic_auth->username, config.server.basic_auth->password};
+    }
+    server_options.tls_cert_file = config.server.tls_cert_file;
+    server_options.tls_key_file = config.server.tls_key_file;
+    try {
+      server_ = std::make_unique<HttpServer>(io_, server_options, [this](const ServerRequest& r) { return handle_http(*this, r); });
+    } catch (const std::exception& e) {
+      spdlog::error("cannot start the HTTP server: {}", e.what());
+      return kExitRuntimeFailure;
+    }
+
+    groups_.clear();
+    for (auto& group : compiled_.groups) groups_.push_back(start_group(std::move(group)));
+    compiled_.groups.clear();
+
+    wait_for_signals();
+    start_watchdog();
+    start_deadman();
+    spdlog::info("promwatch {} started: {} rule groups, listening on {}, datasource {}", PROMWATCH_VERSION,
+                 groups_.size(), server_->local_address(), redact_url(config.datasource.url));
+    notify_systemd("READY=1\nSTATUS=evaluating " + std::to_string(groups_.size()) + " rule groups");
+    io_.run();
+    spdlog::info("promwatch stopped");
+    return kExitOk;
+  }
+
+ private:
+  // ---- configuration parts that a reload replaces ----
+
+  void install_config_parts() {
+    const Config& config = compiled_.config;
+    datasource_ = std::make_shared<Datasource>(io_, http_, config.datasource);
+    datasource_->set_observer([this](int status, Duration elapsed) {
+      metrics_.datasource_request(status == 0 ? std::string("error") : std::to_string(status), to_seconds(elapsed));
+    });
+
+    std::vector<std::shared_ptr<const Receiver>> receivers;
+    for (const auto& receiver_config : config.receivers) {
+      std::string error;
+      if (auto receiver = make_receiver(receiver_config, config.notify, &error)) receivers.push_back(std::move(receiver));
+    }
+    delivery_->set_receivers(std::move(receivers));
+
+    auto old_dispatcher = std::move(dispatcher_);
+    if (config.route) {
+      dispatcher_ = std::make_unique<Dispatcher>(*config.route, config.receivers, config.global.external_url);
+      if (old_dispatcher) dispatcher_->import_state(old_dispatcher->export_state(), now());
+    }
+
+    forwarder_.reset();
+    resend_delay_ = Duration::max();
+    if (!config.alertmanagers.empty()) {
+      forwarder_ = std::make_unique<AlertmanagerForwarder>(io_, http_, config.alertmanagers, ForwarderOptions{},
+                                                           [](const ForwardReport& r) { on_forward_report(r); });
+      for (const auto& am : config.alertmanagers) resend_delay_ = std::min(resend_delay_, am.resend_delay);
+    }
+  }
+
+  static void on_forward_report(const ForwardReport& r) {
+    if (r.result == "success") {
+      spdlog::debug("sent {} alerts to Alertmanager {}", r.alerts, r.alertmanager);
+    } else {
+      spdlog::warn("sending {} alerts to Alertmanager {}: {}: {}", r.alerts, r.alertmanager, r.result, r.reason);
+    }
+  }
+
+  // ---- scheduling and evaluation ----
+
+  std::shared_ptr<GroupRuntime> start_group(RuleGroup group) {
+    auto rt = std::make_shared<GroupRuntime>(std::move(group), io_);
+    rt->first_slot = rt->group.next_evaluation(now());
+    metrics_.set_group_rules(rt->group.name(), rt->group.rules().size());
+    schedule(rt, rt->first_slot);
+    return rt;
+  }
+
+  void schedule(const std::shared_ptr<GroupRuntime>& rt, TimePoint slot) {
+    rt->timer.expires_at(std::chrono::system_clock::time_point(slot.time_since_epoch()));
+    rt->timer.async_wait([this, weak = std::weak_ptr<GroupRuntime>(rt)](const boost::system::error_code& ec) {
+      auto rt = weak.lock();
+      if (ec || !rt || rt->retired || stopping_) return;
+      on_slot(rt);
+    });
+  }
+
+  void on_slot(const std::shared_ptr<GroupRuntime>& rt) {
+    TimePoint t = now();
+    RuleGroup& group = rt->group;
+    if (rt->in_flight) {
+      // The previous round overran into this slot: skip it, as Prometheus does.
+      metrics_.group_iterations_missed(group.name(), 1);
+      spdlog::warn("group {}: evaluation took longer than its interval {}; slot skipped", group.name(),
+                   format_duration(group.interval()));
+      schedule(rt, group.next_evaluation(t));
+      return;
+    }
+    TimePoint slot = group.slot_at_or_before(t);
+    if (rt->previous_slot != TimePoint{}) {
+      SlotAdvance advance = group.advance(rt->previous_slot, t);
+      slot = advance.slot;
+      if (advance.missed > 0) metrics_.group_iterations_missed(group.name(), static_cast<std::uint64_t>(advance.missed));
+    }
+    start_round(rt, slot);
+    schedule(rt, group.next_evaluation(std::max(slot, t)));
+  }
+
+  void start_round(const std::shared_ptr<GroupRuntime>& rt, TimePoint slot) {
+    RuleGroup& group = rt->group;
+    rt->in_flight = true;
+    rt->previous_slot = slot;
+    rt->round_slot = slot;
+    rt->round_started = std::chrono::steady_clock::now();
+    rt->outstanding = group.rules().size() + group.heartbeats().size();
+    rt->failed_queries = 0;
+    rt->round_events.clear();
+    metrics_.group_iteration(group.name());
+    if (rt->outstanding == 0) {
+      finish_round(rt);
+      return;
+    }
+    // Retries of a query stop at the next slot, so one round never runs into the next.
+    TimePoint deadline = slot + group.interval();
+    auto query = [&](const std::string& expr, auto on_result) {
+      datasource_->query(expr, group.query_time(slot), deadline,
+                         [weak = std::weak_ptr<GroupRuntime>(rt), on_result](QueryOutcome outcome) {
+                           auto rt = weak.lock();
+                           if (!rt || rt->retired) return;
+                           on_result(rt, std::move(outcome));
+                         });
+    };
+    for (std::size_t i = 0; i < group.rules().size(); ++i) {
+      query(group.rules()[i].query(), [this, i](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome outcome) {
+        AlertingRule& rule = rt->group.rules()[i];
+        RuleHealth before = rule.health();
+        record_result(rt, rule, outcome, before, rule.evaluate(outcome, rt->round_slot, datasource_down_));
+      });
+    }
+    for (std::size_t j = 0; j < group.heartbeats().size(); ++j) {
+      query(group.heartbeats()[j].query(), [this, j](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome outcome) {
+        HeartbeatRule& rule = rt->group.heartbeats()[j];
+        RuleHealth before = rule.health();
+        record_result(rt, rule, outcome, before, rule.evaluate(outcome, rt->round_slot));
+      });
+    }
+  }
+
+  // What every evaluated rule (alerting or heartbeat) feeds: metrics, logs, the transitions
+  // for the dispatcher and the alerts due for the Alertmanagers.
+  template <typename Rule>
+  void record_result(const std::shared_ptr<GroupRuntime>& rt, Rule& rule, const QueryOutcome& outcome,
+                     RuleHealth before, const EvaluationResult& result) {
+    const RuleGroup& group = rt->group;
+    bool was_err = before == RuleHealth::Err;
+    rule.set_evaluation_time(outcome.elapsed);
+
+    metrics_.rule_evaluation(group.name());
+    metrics_.observe_rule_evaluation_duration(group.name(), to_seconds(rule.evaluation_time()));
+    if (outcome.ok) {
+      last_query_success_ = now();
+    } else {
+      ++rt->failed_queries;
+      last_query_error_ = outcome.error;
+    }
+    if (!result.ok) {
+      metrics_.rule_evaluation_failure(group.name());
+      // Logged when the rule turns unhealthy, not at every interval while it stays so.
+      if (!was_err) spdlog::warn("rule {}/{}: {}", group.name(), rule.name(), result.error);
+    } else if (was_err) {
+      spdlog::info("rule {}/{}: evaluating again", group.name(), rule.name());
+    }
+    for (const auto& t : result.transitions) {
+      if (!t.notifies()) continue;
+      spdlog::info("alert {} {}: {} -> {}", rule.name(), t.labels.to_string(), to_string(t.from), to_string(t.to));
+      rt->round_events.push_back(to_event(group, rule.name(), t));
+    }
+    if (forwarder_) {
+      auto outgoing = rule.alerts_to_send(rt->round_slot, resend_delay_, group.interval());
+      if (!outgoing.empty()) {
+        std::vector<AlertEvent> events;
+        events.reserve(outgoing.size());
+        for (const auto& o : outgoing) {
+          AlertEvent e;
+          e.labels = o.labels;
+          e.labels.add_missing(compiled_.config.global.external_labels);
+          e.annotations = o.annotations;
+          e.starts_at = o.starts_at;
+          e.ends_at = o.ends_at;
+          e.generator_url = generator_url(group, rule.name(), o.labels);
+          events.push_back(std::move(e));
+        }
+        forwarder_->send(events);
+      }
+    }
+    if (--rt->outstanding == 0) finish_round(rt);
+  }
+
+  void finish_round(const std::shared_ptr<GroupRuntime>& rt) {
+    RuleGroup& group = rt->group;
+    rt->in_flight = false;
+    rt->evaluated_once = true;
+    auto took = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - rt->round_started);
+    group.set_last_evaluation(rt->round_slot, took);
+    metrics_.set_group_last_evaluation(group.name(), to_unix_seconds(rt->round_slot));
+    metrics_.set_group_last_duration(group.name(), to_seconds(took));
+
+    // The datasource is down after `down_after` consecutive rounds in which every query failed.
+    std::size_t rules = group.rules().size() + group.heartbeats().size();
+    if (rules > 0) {
+      if (rt->failed_queries == rules) {
+        ++failed_rounds_;
+      } else {
+        failed_rounds_ = 0;
+      }
+      bool down = failed_rounds_ >= compiled_.config.datasource.down_after;
+      if (down != datasource_down_) set_datasource_down(down);
+    }
+    if (datasource_down_) resend_datasource_down();
+    update_alert_gauges();
+    if (!rt->round_events.empty()) deliver_events(std::move(rt->round_events));
+    rt->round_events.clear();
+  }
+
+  // ---- the datasource itself ----
+
+  // PromwatchDatasourceDown is an alert of promwatch's own: it goes through routing like any
+  // other (notifications need no datasource) and resolves when queries succeed again. Its
+  // identity is the redacted datasource URL; the reason is an annotation, so a changing error
+  // text does not make a new alert.
+  AlertEvent datasource_down_event(TimePoint ends_at) const {
+    const auto& config = compiled_.config;
+    AlertEvent e;
+    e.labels = Labels{{"alertname", "PromwatchDatasourceDown"},
+                      {"datasource", redact_url(config.datasource.url)},
+                      {"severity", "critical"}};
+    e.labels.add_missing(config.global.external_labels);
+    e.annotations = Labels{
+        {"summary", "promwatch cannot query its datasource " + redact_url(config.datasource.url)},
+        {"description", "Every query failed in " + std::to_string(failed_rounds_) +
+                            " consecutive rounds; rules keep their state until it answers again. Last error: " +
+                            last_query_error_}};
+    e.starts_at = datasource_down_since_;
+    e.ends_at = ends_at;
+    e.generator_url = config.global.external_url;
+    return e;
+  }
+
+  void set_datasource_down(bool down) {
+    datasource_down_ = down;
+    metrics_.set_datasource_up(!down);
+    TimePoint t = now();
+    const std::string url = redact_url(compiled_.config.datasource.url);
+    if (down) {
+      datasource_down_since_ = t;
+      spdlog::error("datasource {} is down: every query failed in {} consecutive rounds: {}", url, failed_rounds_,
+                    last_query_error_);
+    } else {
+      spdlog::info("datasource {} answers again", url);
+    }
+    AlertEvent event = datasource_down_event(down ? TimePoint{} : t);
+    if (forwarder_) {
+      AlertEvent forwarded = event;
+      if (down) forwarded.ends_at = t + 4 * std::max(resend_delay_, Duration(std::chrono::minutes(1)));
+      forwarder_->send({forwarded});
+      datasource_down_sent_at_ = t;
+    }
+    deliver_events({std::move(event)});
+  }
+
+  // While down, Alertmanagers get the alert again every resend_delay, as Prometheus re-sends
+  // firing alerts, so that it does not expire there.
+  void resend_datasource_down() {
+    if (!forwarder_) return;
+    TimePoint t = now();
+    if (t - datasource_down_sent_at_ < resend_delay_) return;
+    AlertEvent event = datasource_down_event(t + 4 * std::max(resend_delay_, Duration(std::chrono::minutes(1))));
+    forwarder_->send({event});
+    datasource_down_sent_at_ = t;
+  }
+
+  // ---- dead man's switch ----
+
+  // Pings [deadman].url every interval while the loop runs and at least one query succeeded
+  // in the interval, so an outside service notices when promwatch or its datasource dies.
+  void start_deadman() {
+    deadman_timer_.cancel();
+    if (!compiled_.config.deadman) return;
+    deadman_timer_.expires_after(compiled_.config.deadman->interval);
+    deadman_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_ || !compiled_.config.deadman) return;
+      const DeadmanConfig& deadman = *compiled_.config.deadman;
+      if (now() - last_query_success_ <= deadman.interval) {
+        HttpRequest request;
+        request.method = "GET";
+        request.url = deadman.url;
+        request.headers = deadman.http.headers;
+        request.basic_auth = deadman.http.basic_auth;
+        if (deadman.http.authorization) {
+          request.headers.emplace_back("Authorization", deadman.http.authorization->header_value());
+        }
+        request.tls = deadman.http.tls;
+        request.proxy_url = deadman.http.proxy_url;
+        request.timeout = std::min(deadman.http.timeout, deadman.interval);
+        request.max_response_bytes = 64 * 1024;
+        http_.send(std::move(request), [url = redact_url(deadman.url)](HttpResponse response) {
+          if (response.ok()) {
+            spdlog::debug("dead man's switch {} pinged", url);
+          } else {
+            spdlog::warn("dead man's switch {}: {}", url,
+                         response.error.empty() ? "HTTP " + std::to_string(response.status) : response.error);
+          }
+        });
+      } else {
+        spdlog::warn("dead man's switch not pinged: no query succeeded in the last {}", format_duration(deadman.interval));
+      }
+      start_deadman();
+    });
+  }
+
+  AlertEvent to_event(const RuleGroup& group, const std::string& rule_name, const AlertTransition& t) const {
+    AlertEvent e;
+    e.labels = t.labels;
+    e.labels.add_missing(compiled_.config.global.external_labels);
+    e.annotations = t.annotations;
+    e.starts_at = t.fired_at != TimePoint{} ? t.fired_at : t.active_at;
+    e.ends_at = t.resolved() ? t.resolved_at : TimePoint{};
+    e.generator_url = generator_url(group, rule_name, t.labels);
+    return e;
+  }
+
+  std::string generator_url(const RuleGroup& group, const std::string& rule_name, const Labels& labels) const {
+    const auto& global = compiled_.config.global;
+    if (compiled_.generator_url) {
+      AlertTemplateData data{labels, 0, global.external_labels, global.external_url};
+      return compiled_.generator_url->render_alert(data);
+    }
+    std::string base = global.external_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base + "/#rule-" + url_query_escape(group.name() + "/" + rule_name);
+  }
+
+  void update_alert_gauges() {
+    std::size_t pending = 0;
+    std::size_t firing = 0;
+    std::size_t members_up = 0;
+    std::size_t members_missing = 0;
+    for (const auto& rt : groups_) {
+      for (const auto& rule : rt->group.rules()) {
+        pending += rule.count(AlertState::Pending);
+        firing += rule.count(AlertState::Firing);
+      }
+      for (const auto& hb : rt->group.heartbeats()) {
+        pending += hb.count(AlertState::Pending);
+        firing += hb.count(AlertState::Firing);
+        hb.for_each_member([&](const HeartbeatMember& m) { (m.up ? members_up : members_missing)++; });
+      }
+    }
+    metrics_.set_alerts("pending", pending);
+    metrics_.set_alerts("firing", firing);
+    metrics_.set_heartbeat_members("up", members_up);
+    metrics_.set_heartbeat_members("missing", members_missing);
+  }
+
+  // ---- notifications ----
+
+  void deliver_events(std::vector<AlertEvent> events) {
+    if (!dispatcher_) return;
+    dispatcher_->receive(events, now());
+    run_dispatch();
+  }
+
+  void run_dispatch() {
+    if (!dispatcher_ || stopping_) return;
+    for (auto& n : dispatcher_->collect_due(now())) delivery_->submit(std::move(n));
+    metrics_.set_notification_queue_length(delivery_->queue_length());
+    schedule_dispatch();
+  }
+
+  void schedule_dispatch() {
+    if (!dispatcher_) return;
+    auto wakeup = dispatcher_->next_wakeup();
+    if (!wakeup) return;
+    dispatch_timer_.expires_at(std::chrono::system_clock::time_point(wakeup->time_since_epoch()));
+    dispatch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) run_dispatch();
+    });
+  }
+
+  void on_delivery_report(const DeliveryReport& r) {
+    metrics_.notification(r.receiver, r.result);
+    metrics_.observe_notification_latency(r.receiver, to_seconds(r.latency));
+    metrics_.set_notification_queue_length(delivery_->queue_length());
+    if (r.result == "success") {
+      if (dispatcher_ && r.notification) dispatcher_->record_delivered(*r.notification, now());
+      spdlog::info("notification for {} delivered to {} ({} attempts)", r.group_key, r.receiver, r.attempts);
+    } else if (r.result == "retry") {
+      spdlog::warn("notification for {} to {}: attempt {} failed, retrying: {}", r.group_key, r.receiver, r.attempts,
+                   r.reason);
+    } else {
+      spdlog::error("notification for {} to {} {}: {}", r.group_key, r.receiver, r.result, r.reason);
+    }
+  }
+
+  // ---- reload ----
+
+  /// Validates the file again and swaps it in; on any error the running config stays.
+  /// Returns the error text (empty on success).
+  std::string reload() override {
+    notify_systemd("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec());
+    CompileResult result = compile_config(config_path_);
+    std::string errors;
+    for (const auto& e : result.errors) errors += e.to_string() + "\n";
+    if (!result.compiled) {
+      spdlog::error("reload failed, keeping the running configuration:\n{}", errors);
+      metrics_.config_reload(false, to_unix_seconds(now()));
+      notify_systemd("READY=1");
+      return errors.empty() ? "reload failed\n" : errors;
+    }
+    apply(std::move(*result.compiled));
+    metrics_.config_reload(true, to_unix_seconds(now()));
+    spdlog::info("configuration reloaded: {} rule groups", groups_.size());
+    notify_systemd("READY=1");
+    return {};
+  }
+
+  void apply(CompiledConfig next) {
+    const Config& old_config = compiled_.config;
+    // Keys bound at start keep their running value.
+    if (next.config.server.listen != old_config.server.listen) {
+      spdlog::warn("server.listen changed; it takes effect at the next restart");
+      next.config.server.listen = old_config.server.listen;
+    }
+    if (next.config.global.state_dir != old_config.global.state_dir) {
+      spdlog::warn("global.state_dir changed; it takes effect at the next restart");
+      next.config.global.state_dir = old_config.global.state_dir;
+    }
+    TimePoint t = now();
+    std::map<std::string, std::shared_ptr<GroupRuntime>> old_by_name;
+    for (auto& rt : groups_) old_by_name[rt->group.name()] = rt;
+
+    std::vector<AlertEvent> resolved;
+    std::vector<std::shared_ptr<GroupRuntime>> next_groups;
+    std::set<std::string, std::less<>> names;
+    std::vector<RuleGroup> groups = std::move(next.groups);
+    next.groups.clear();
+
+    std::set<std::string> old_receivers;
+    for (const auto& r : old_config.receivers) old_receivers.insert(r.name);
+    compiled_ = std::move(next);
+    install_config_parts();
+    for (const auto& r : compiled_.config.receivers) old_receivers.erase(r.name);
+    for (const auto& name : old_receivers) metrics_.remove_receiver(name);
+
+    for (auto& group : groups) {
+      names.insert(group.name());
+      auto it = old_by_name.find(group.name());
+      std::shared_ptr<GroupRuntime> rt;
+      if (it != old_by_name.end()) {
+        auto& old = it->second;
+        std::vector<std::size_t> dropped_heartbeats;
+        std::vector<std::size_t> dropped = group.take_state_from(old->group, &dropped_heartbeats);
+        for (std::size_t index : dropped) collect_resolved(old->group, old->group.rules()[index], t, resolved);
+        for (std::size_t index : dropped_heartbeats) {
+          collect_resolved(old->group, old->group.heartbeats()[index], t, resolved);
+        }
+        rt = std::make_shared<GroupRuntime>(std::move(group), io_);
+        rt->previous_slot = old->previous_slot;
+        rt->evaluated_once = old->evaluated_once;
+        rt->first_slot = old->first_slot;
+        retire(old);
+        old_by_name.erase(it);
+        metrics_.set_group_rules(rt->group.name(), rt->group.rules().size());
+        TimePoint next_slot = rt->group.next_evaluation(t);
+        schedule(rt, next_slot);
+      } else {
+        rt = start_group(std::move(group));
+      }
+      next_groups.push_back(std::move(rt));
+    }
+    // Groups that are gone: their firing alerts resolve, and are notified.
+    for (auto& [name, old] : old_by_name) {
+      for (auto& rule : old->group.rules()) collect_resolved(old->group, rule, t, resolved);
+      for (auto& rule : old->group.heartbeats()) collect_resolved(old->group, rule, t, resolved);
+      retire(old);
+    }
+    groups_ = std::move(next_groups);
+    metrics_.retain_groups(names);
+    start_deadman();
+    if (server_) {
+      const auto& auth = compiled_.config.server.basic_auth;
+      server_->set_basic_auth(auth ? std::optional<ServerBasicAuth>(ServerBasicAuth{auth->username, auth->password})
+                                   : std::nullopt);
+    }
+    update_alert_gauges();
+    if (!resolved.empty()) {
+      deliver_events(std::move(resolved));
+    } else {
+      run_dispatch();
+    }
+  }
+
+  template <typename Rule>
+  void collect_resolved(const RuleGroup& group, Rule& rule, TimePoint t, std::vector<AlertEvent>& out) {
+    for (const auto& transition : rule.resolve_all(t)) {
+      if (transition.notifies()) out.push_back(to_event(group, rule.name(), transition));
+    }
+  }
+
+  static void retire(const std::shared_ptr<GroupRuntime>& rt) {
+    rt->retired = true;
+    rt->timer.cancel();
+  }
+
+  // ---- signals, systemd, shutdown ----
+
+  void wait_for_signals() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        spdlog::info("SIGHUP: reloading {}", config_path_);
+        reload();
+        wait_for_signals();
+        return;
+      }
+      spdlog::info("{}: shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+      shutdown();
+    });
+  }
+
+  void start_watchdog() {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    watchdog_interval_ = std::chrono::microseconds(usec / 2);
+    ping_watchdog();
+  }
+
+  // Sent from a timer on the event loop, so a stuck loop stops the pings and systemd restarts us.
+  void ping_watchdog() {
+    notify_systemd("WATCHDOG=1");
+    watchdog_timer_.expires_after(watchdog_interval_);
+    watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !stopping_) ping_watchdog();
+    });
+  }
+
+  void shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    notify_systemd("STOPPING=1");
+    for (auto& rt : groups_) rt->timer.cancel();
+    dispatch_timer_.cancel();
+    watchdog_timer_.cancel();
+    deadman_timer_.cancel();
+    signals_.cancel();
+    delivery_->shutdown([this] {
+      if (server_) server_->stop();
+      forwarder_.reset();
+      datasource_.reset();
+      io_.stop();
+    });
+  }
+
+  bool ready() const override {
+    TimePoint t = now();
+    for (const auto& rt : groups_) {
+      if (!rt->evaluated_once && rt->first_slot <= t) return false;
+    }
+    return true;
+  }
+
+  // ---- what the HTTP interface reads (DaemonView) ----
+
+  std::vector<const RuleGroup*> rule_groups() const override {
+    std::vector<const RuleGroup*> out;
+    out.reserve(groups_.size());
+    for (const auto& rt : groups_) out.push_back(&rt->group);
+    return out;
+  }
+  bool datasource_up() const override { return !datasource_down_; }
+  const Config& config() const override { return compiled_.config; }
+  std::string metrics_text() const override { return metrics_.serialize(); }
+  TimePoint started_at() const override { return started_at_; }
+
+  std::string config_path_;
+  CompiledConfig compiled_;
+  asio::io_context io_;
+  HttpClient http_;
+  Metrics metrics_;
+  std::shared_ptr<Datasource> datasource_;
+  std::unique_ptr<Delivery> delivery_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<AlertmanagerForwarder> forwarder_;
+  std::unique_ptr<HttpServer> server_;
+  std::vector<std::shared_ptr<GroupRuntime>> groups_;
+  asio::signal_set signals_;
+  asio::system_timer dispatch_timer_;
+  asio::steady_timer watchdog_timer_;
+  std::chrono::microseconds watchdog_interval_{0};
+  Duration resend_delay_ = Duration::max();
+  TimePoint started_at_;
+  asio::steady_timer deadman_timer_;
+  int failed_rounds_ = 0;
+  bool datasource_down_ = false;
+  TimePoint datasource_down_since_{};
+  TimePoint datasource_down_sent_at_{};
+  TimePoint last_query_success_{};
+  std::string last_query_error_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) {
+  CompileResult result = compile_config(config_path);
+  for (const auto& w : result.warnings) spdlog::warn("{}", w.to_string());
+  if (!result.compiled) {
+    for (const auto& e : result.errors) spdlog::error("{}", e.to_string());
+    return kExitInvalidInput;
+  }
+  try {
+    Daemon daemon(config_path, std::move(*result.compiled));
+    return daemon.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return kExitRuntimeFailure;
+  }
+}
+
+}  // namespace promwatch

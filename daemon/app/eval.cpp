@@ -1,0 +1,142 @@
+// `promwatch eval`: evaluate rules once, as the daemon would at time t, and print what would be
+// pending or firing. A rule with `for` is judged from a range query over [t - for, t] at the
+// group interval, replayed through the same state machine the daemon uses.
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <ostream>
+#include <sstream>
+
+#include "promwatch/app.hpp"
+#include "promwatch/datasource.hpp"
+#include "promwatch/http_client.hpp"
+
+namespace promwatch {
+
+namespace {
+
+// Turns a range result into the instant results the daemon would have seen at each step.
+std::vector<std::pair<TimePoint, QueryOutcome>> instant_steps(const RangeOutcome& range, TimePoint start,
+                                                              TimePoint end, Duration step) {
+  std::vector<std::pair<TimePoint, QueryOutcome>> steps;
+  std::map<TimePoint, std::vector<Sample>> by_time;
+  for (const auto& series : range.series) {
+    for (const auto& [t, v] : series.points) by_time[t].push_back(Sample{series.labels, v});
+  }
+  for (TimePoint t = start; t <= end; t += step) {
+    QueryOutcome outcome;
+    outcome.ok = true;
+    if (auto it = by_time.find(t); it != by_time.end()) outcome.result.samples = it->second;
+    steps.emplace_back(t, std::move(outcome));
+  }
+  return steps;
+}
+
+void print_alerts(std::ostream& out, const std::vector<Alert>& alerts) {
+  bool any = false;
+  for (const auto& a : alerts) {
+    if (a.state == AlertState::Inactive) continue;  // resolved alerts are kept only for notifying
+    any = true;
+    out << "  " << to_string(a.state) << " " << a.labels.to_string() << " value=" << format_go_value(a.value)
+        << " activeAt=" << format_rfc3339(a.active_at) << "\n";
+    for (const auto& annotation : a.annotations) out << "    " << annotation.name << ": " << annotation.value << "\n";
+  }
+  if (!any) out << "  no pending or firing alerts\n";
+}
+
+}  // namespace
+
+int run_eval(const EvalOptions& options, std::ostream& out) {
+  CompileResult result = compile_config(options.config_path);
+  if (!result.compiled) {
+    for (const auto& e : result.errors) out << e.to_string() << "\n";
+    return kExitInvalidInput;
+  }
+  CompiledConfig& compiled = *result.compiled;
+  TimePoint at = options.at.value_or(now());
+
+  struct Job {
+    RuleGroup* group;
+    AlertingRule* rule;
+    std::string report;
+    bool ok = false;
+  };
+  std::vector<Job> jobs;
+  for (auto& group : compiled.groups) {
+    if (!options.group.empty() && group.name() != options.group) continue;
+    for (auto& rule : group.rules()) {
+      if (!options.rule.empty() && rule.name() != options.rule) continue;
+      jobs.push_back(Job{&group, &rule, {}, false});
+    }
+  }
+  if (jobs.empty()) {
+    out << "no rule matches";
+    if (!options.group.empty()) out << " group \"" << options.group << "\"";
+    if (!options.rule.empty()) out << " rule \"" << options.rule << "\"";
+    out << "\n";
+    return kExitInvalidInput;
+  }
+
+  boost::asio::io_context io;
+  HttpClient http(io);
+  Datasource datasource(io, http, compiled.config.datasource);
+  TimePoint deadline = now() + compiled.config.datasource.http.timeout * (compiled.config.datasource.retries + 1) +
+                       std::chrono::seconds(5);
+  for (auto& job : jobs) {
+    const AlertRuleConfig& config = job.rule->config();
+    TimePoint query_time = job.group->query_time(at);
+    std::string header = job.group->name() + "/" + job.rule->name() + " at " + format_rfc3339(at) + ": " + config.expr;
+    if (config.for_duration > Duration{0}) {
+      // The daemon's evaluations would have fallen on the group interval ending at `at`.
+      Duration step = job.group->interval();
+      TimePoint start = query_time - config.for_duration;
+      datasource.query_range(config.expr, start, query_time, step, deadline, [&job, header, start, query_time, step](RangeOutcome range) {
+        job.report = header + "\n";
+        if (!range.ok) {
+          job.report += "  query failed: " + range.error + "\n";
+          return;
+        }
+        job.ok = true;
+        job.report += "  range [" + format_rfc3339(start) + ", " + format_rfc3339(query_time) + "] step " +
+                      format_duration(step) + ": " + std::to_string(range.series.size()) + " series\n";
+        ReplayResult replayed = replay(*job.rule, instant_steps(range, start, query_time, step));
+        std::ostringstream alerts;
+        print_alerts(alerts, replayed.alerts);
+        job.report += alerts.str();
+      });
+    } else {
+      datasource.query(config.expr, query_time, deadline, [&job, header, at](QueryOutcome outcome) {
+        job.report = header + "\n";
+        if (!outcome.ok) {
+          job.report += "  query failed: " + outcome.error + "\n";
+          return;
+        }
+        job.ok = true;
+        job.report += "  " + std::to_string(outcome.result.samples.size()) + " samples\n";
+        for (const auto& s : outcome.result.samples) {
+          job.report += "    " + s.labels.to_string() + " " + format_go_value(s.value) + "\n";
+        }
+        for (const auto& w : outcome.result.warnings) job.report += "  warning: " + w + "\n";
+        AlertingRule rule = *job.rule;
+        EvaluationResult evaluated = rule.evaluate(outcome, at);
+        if (!evaluated.ok) {
+          job.ok = false;
+          job.report += "  evaluation failed: " + evaluated.error + "\n";
+          return;
+        }
+        std::ostringstream alerts;
+        print_alerts(alerts, rule.export_alerts());
+        job.report += alerts.str();
+      });
+    }
+  }
+  io.run();
+  bool all_ok = true;
+  for (const auto& job : jobs) {
+    out << job.report;
+    all_ok = all_ok && job.ok;
+  }
+  return all_ok ? kExitOk : kExitRuntimeFailure;
+}
+
+}  // namespace promwatch

@@ -1,0 +1,49 @@
+#pragma once
+// The daemon's HTTP routes (SPEC §7): what each path answers, built from what the daemon shows
+// through DaemonView. Runs on the event-loop thread, inside the server's handler.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api.hpp"
+#include "promwatch/config.hpp"
+#include "promwatch/http_server.hpp"
+#include "promwatch/rules.hpp"
+
+namespace promwatch {
+
+/// The daemon's state as the HTTP interface may read it, plus the one action it may take.
+class DaemonView {
+ public:
+  virtual ~DaemonView() = default;
+  virtual std::vector<const RuleGroup*> rule_groups() const = 0;
+  /// /readyz: config and state loaded, every group evaluated once (or its first slot ahead).
+  virtual bool ready() const = 0;
+  virtual bool datasource_up() const = 0;
+  virtual const Config& config() const = 0;
+  virtual std::string metrics_text() const = 0;
+  virtual TimePoint started_at() const = 0;
+  /// Reloads the configuration; returns the validation errors, empty on success.
+  virtual std::string reload() = 0;
+
+  // ---- for the status page; the defaults say "not tracked" so the build stays green until
+  // ---- the silence/inhibition components are wired in (then override both).
+
+  /// The silences and inhibitions that mute `alert`'s notifications right now. `alert.labels`
+  /// come without external labels: add them before matching, as notifications carry them.
+  /// nullopt: this daemon does not track muting (the page marks nothing).
+  virtual std::optional<MuteStatus> mute_status(const Alert& alert) const {
+    (void)alert;
+    return std::nullopt;
+  }
+  /// The silences to list on the status page: active and pending ones (runtime and config
+  /// `[[silences]]`), soonest end first; recently expired ones may follow. nullopt: this daemon
+  /// keeps no silences (the page says so).
+  virtual std::optional<std::vector<SilenceView>> silences() const { return std::nullopt; }
+};
+
+/// Answers one request.
+ServerResponse handle_http(DaemonView& daemon, const ServerRequest& request);
+
+}  // namespace promwatch

@@ -1,0 +1,109 @@
+// `promwatch test-receiver`: one sample notification through the real receiver code path, so
+// an operator can see the platform's own answer before trusting the configuration.
+
+#include <boost/asio/io_context.hpp>
+#include <ostream>
+
+#include "promwatch/app.hpp"
+#include "promwatch/delivery.hpp"
+#include "promwatch/http_client.hpp"
+
+namespace promwatch {
+
+namespace {
+
+Notification sample_notification(const ReceiverConfig& receiver, const Config& config, bool resolved) {
+  TimePoint t = now();
+  Labels labels{{"alertname", "PromwatchTestNotification"}, {"severity", "info"}, {"instance", "promwatch"}};
+  labels.add_missing(config.global.external_labels);
+  Labels annotations{{"summary", "Test notification from promwatch"},
+                     {"description", "Sent by `promwatch test-receiver` to check the receiver configuration."}};
+  Notification n;
+  n.receiver = receiver.name;
+  n.group_labels = Labels{{"alertname", "PromwatchTestNotification"}};
+  n.group_key = "{}:{alertname=\"PromwatchTestNotification\"}";
+  n.group_interval = std::chrono::minutes(5);
+  n.repeat_interval = std::chrono::hours(4);
+  n.created_at = t;
+  NotificationAlert alert;
+  alert.status = resolved ? "resolved" : "firing";
+  alert.labels = labels;
+  alert.annotations = annotations;
+  alert.starts_at = t - std::chrono::minutes(5);
+  alert.ends_at = resolved ? t : TimePoint{};
+  alert.generator_url = config.global.external_url;
+  alert.fingerprint = fingerprint_hex(labels.fingerprint());
+  n.data.status = alert.status;
+  n.data.receiver = go_quote_meta(receiver.name);
+  n.data.group_labels = n.group_labels;
+  n.data.common_labels = labels;
+  n.data.common_annotations = annotations;
+  n.data.external_url = config.global.external_url;
+  n.data.alerts.push_back(alert);
+  (resolved ? n.resolved : n.firing).push_back(labels.fingerprint());
+  return n;
+}
+
+}  // namespace
+
+int run_test_receiver(const std::string& config_path, const std::string& name, bool resolved, std::ostream& out) {
+  CompileResult result = compile_config(config_path);
+  if (!result.compiled) {
+    for (const auto& e : result.errors) out << e.to_string() << "\n";
+    return kExitInvalidInput;
+  }
+  const Config& config = result.compiled->config;
+  const ReceiverConfig* receiver_config = nullptr;
+  const Template* title = nullptr;
+  const Template* text = nullptr;
+  for (std::size_t i = 0; i < config.receivers.size(); ++i) {
+    if (config.receivers[i].name != name) continue;
+    receiver_config = &config.receivers[i];
+    const auto& titles = result.compiled->receiver_titles;
+    const auto& texts = result.compiled->receiver_texts;
+    title = i < titles.size() && titles[i] ? &*titles[i] : nullptr;
+    text = i < texts.size() && texts[i] ? &*texts[i] : nullptr;
+  }
+  if (!receiver_config) {
+    out << "no receiver named \"" << name << "\" in " << config_path << "\n";
+    return kExitInvalidInput;
+  }
+  std::string error;
+  auto receiver = make_receiver(*receiver_config, config.notify, title, text, &error);
+  if (!receiver) {
+    out << error << "\n";
+    return kExitInvalidInput;
+  }
+  std::vector<HttpRequest> requests = receiver->build_requests(sample_notification(*receiver_config, config, resolved), &error);
+  if (requests.empty()) {
+    out << "cannot build the message: " << error << "\n";
+    return kExitRuntimeFailure;
+  }
+  boost::asio::io_context io;
+  HttpClient http(io);
+  bool all_delivered = true;
+  std::size_t index = 0;
+  // Sent one after another, in order, as delivery does for a split message.
+  std::function<void()> send_next = [&] {
+    if (index == requests.size()) return;
+    http.send(requests[index], [&](HttpResponse response) {
+      DeliveryJudgement judgement = receiver->judge(response);
+      out << "request " << (index + 1) << "/" << requests.size() << " to " << redact_url(requests[index].url) << ": ";
+      if (!response.error.empty()) {
+        out << response.error << "\n";
+      } else {
+        out << "HTTP " << response.status << "\n" << response.body << (response.body.empty() ? "" : "\n");
+      }
+      bool delivered = judgement.verdict == DeliveryVerdict::Delivered;
+      out << (delivered ? "accepted" : "not accepted: " + judgement.reason) << "\n";
+      all_delivered = all_delivered && delivered;
+      ++index;
+      if (delivered) send_next();
+    });
+  };
+  send_next();
+  io.run();
+  return all_delivered && index == requests.size() ? kExitOk : kExitRuntimeFailure;
+}
+
+}  // namespace promwatch

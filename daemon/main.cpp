@@ -1,0 +1,136 @@
+// promwatch's command line. Everything else lives in the app component (promwatch/app.hpp).
+
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "promwatch/app.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(promwatch: PromQL alerting rules against a Prometheus-compatible API, with notifications.
+
+Usage:
+  promwatch --config FILE                        run the daemon in the foreground
+  promwatch check --config FILE                  validate config, rule files and templates
+  promwatch eval --config FILE [--group G] [--rule R] [--time RFC3339|unix]
+                                                 evaluate rules once and print the alerts
+  promwatch test-receiver --config FILE NAME [--resolved]
+                                                 send one sample notification to receiver NAME
+
+Options:
+  -c, --config FILE          main configuration file (TOML)
+      --log-level LEVEL      debug | info | warn | error (default info)
+      --log-format FORMAT    text | json (default text)
+      --version              print the version and exit
+  -h, --help                 print this help and exit
+
+Exit codes: 0 success, 1 invalid input, 2 runtime failure.
+)";
+
+struct Args {
+  std::string command = "run";
+  std::string config;
+  std::string group;
+  std::string rule;
+  std::string time;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  bool resolved = false;
+  std::vector<std::string> positional;
+};
+
+int usage_error(const std::string& message) {
+  std::cerr << "promwatch: " << message << "\nRun 'promwatch --help' for usage.\n";
+  return promwatch::kExitInvalidInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  std::vector<std::string> words(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string word = words[i];
+    std::optional<std::string> inline_value;
+    if (word.rfind("--", 0) == 0) {
+      if (auto eq = word.find('='); eq != std::string::npos) {
+        inline_value = word.substr(eq + 1);
+        word = word.substr(0, eq);
+      }
+    }
+    auto value = [&](std::string& into) -> bool {
+      if (inline_value) {
+        into = *inline_value;
+        return true;
+      }
+      if (i + 1 >= words.size()) return false;
+      into = words[++i];
+      return true;
+    };
+    if (word == "-h" || word == "--help") {
+      std::cout << kUsage;
+      return promwatch::kExitOk;
+    }
+    if (word == "--version") {
+      std::cout << "promwatch " << PROMWATCH_VERSION << "\n";
+      return promwatch::kExitOk;
+    }
+    bool ok = true;
+    if (word == "-c" || word == "--config") {
+      ok = value(args.config);
+    } else if (word == "--log-level") {
+      ok = value(args.log_level);
+    } else if (word == "--log-format") {
+      ok = value(args.log_format);
+    } else if (word == "--group") {
+      ok = value(args.group);
+    } else if (word == "--rule") {
+      ok = value(args.rule);
+    } else if (word == "--time") {
+      ok = value(args.time);
+    } else if (word == "--resolved") {
+      args.resolved = true;
+    } else if (!word.empty() && word[0] == '-') {
+      return usage_error("unknown option " + word);
+    } else if (i == 0 && (word == "check" || word == "eval" || word == "test-receiver" || word == "run")) {
+      args.command = word;
+    } else {
+      args.positional.push_back(word);
+    }
+    if (!ok) return usage_error("option " + word + " needs a value");
+  }
+
+  if (args.log_level != "debug" && args.log_level != "info" && args.log_level != "warn" && args.log_level != "error") {
+    return usage_error("--log-level must be debug, info, warn or error");
+  }
+  if (args.log_format != "text" && args.log_format != "json") return usage_error("--log-format must be text or json");
+  promwatch::setup_logging(args.log_level,
+                           args.log_format == "json" ? promwatch::LogFormat::Json : promwatch::LogFormat::Text);
+  if (args.config.empty()) return usage_error("--config FILE is required");
+
+  if (args.command == "check") {
+    if (!args.positional.empty()) return usage_error("unexpected argument " + args.positional.front());
+    return promwatch::run_check(args.config, std::cout);
+  }
+  if (args.command == "eval") {
+    if (!args.positional.empty()) return usage_error("unexpected argument " + args.positional.front());
+    promwatch::EvalOptions options;
+    options.config_path = args.config;
+    options.group = args.group;
+    options.rule = args.rule;
+    if (!args.time.empty()) {
+      options.at = promwatch::parse_time(args.time);
+      if (!options.at) return usage_error("--time must be RFC 3339 or Unix seconds, got \"" + args.time + "\"");
+    }
+    return promwatch::run_eval(options, std::cout);
+  }
+  if (args.command == "test-receiver") {
+    if (args.positional.size() != 1) return usage_error("test-receiver takes exactly one receiver NAME");
+    return promwatch::run_test_receiver(args.config, args.positional.front(), args.resolved, std::cout);
+  }
+  if (!args.positional.empty()) return usage_error("unexpected argument " + args.positional.front());
+  return promwatch::run_daemon(args.config);
+}
