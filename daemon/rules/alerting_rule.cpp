@@ -221,7 +221,9 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
     // New, or a resolved alert that reappears: it starts anew as pending.
     Entry e;
     e.alert.fingerprint = c.fingerprint;
-    e.alert.labels = std::move(c.labels);
+    // Kept for the alert's lifetime: store it without the spare capacity make_candidate
+    // reserved (about 130 bytes per alert with five labels).
+    e.alert.labels = Labels(std::vector<Label>(c.labels.begin(), c.labels.end()));
     e.alert.annotations = expand_annotations(*c.raw, c.value);
     if (c.error_alert) e.alert.annotations.set("error", error_text);
     e.alert.state = AlertState::Pending;
@@ -429,8 +431,12 @@ std::vector<AlertTransition> AlertingRule::restore(std::vector<Alert> saved, Tim
   kept.reserve(saved.size());
   const Duration hold = config_.for_duration;
   const Duration downtime = std::max(now - down_at, Duration::zero());  // clock steps back: 0
-  const bool restorable =
-      hold >= options.for_grace_period && downtime < options.outage_tolerance;
+  // SPEC §2/§4: within outage_tolerance a pending alert keeps its activeAt, so the downtime
+  // counts towards `for` and a restart never resets a timer. Prometheus's grace rule still
+  // applies to rules whose `for` is at least for_grace_period: one that would fire less than
+  // the grace period after the restart waits for the grace period, so a restart does not turn
+  // into a burst of notifications before the datasource had a chance to say otherwise.
+  const bool restorable = downtime < options.outage_tolerance;
   for (Alert& a : saved) {
     if (a.state == AlertState::Pending) {
       if (!restorable) {
@@ -439,14 +445,12 @@ std::vector<AlertTransition> AlertingRule::restore(std::vector<Alert> saved, Tim
         dropped.push_back(std::move(t));
         continue;
       }
-      const Duration spent = down_at - a.active_at;
-      const Duration remaining = hold - spent;
-      if (remaining <= Duration::zero()) {
-        // It was due to fire when we stopped: it fires at the next evaluation it is present.
-      } else if (remaining < options.for_grace_period) {
+      // One that was already due when we stopped fires at the next evaluation, as in Prometheus.
+      const Duration remaining_at_stop = hold - (down_at - a.active_at);
+      const Duration remaining_now = hold - (now - a.active_at);
+      if (remaining_at_stop > Duration::zero() && hold >= options.for_grace_period &&
+          remaining_now < options.for_grace_period) {
         a.active_at = now + options.for_grace_period - hold;
-      } else {
-        a.active_at += downtime;
       }
     }
     kept.push_back(std::move(a));

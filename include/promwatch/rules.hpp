@@ -159,14 +159,16 @@ class AlertingRule {
   /// Replaces the rule's alerts with `alerts` as they are (reload carry-over). Annotations are
   /// re-expanded at the next successful evaluation.
   void import_alerts(std::vector<Alert> alerts);
-  /// Restores alerts saved before a restart (Prometheus's `RestoreForState`). `down_at` is the
-  /// last time the saved state was current (the last evaluation before the stop); `now` is the
-  /// restart (or first evaluation) time. Firing and resolved alerts are restored as they were.
-  /// Pending alerts: dropped when `for < for_grace_period` or when the downtime `now - down_at`
-  /// is not shorter than `outage_tolerance` (a new evaluation creates them anew); otherwise, with
-  /// remaining = for - (down_at - active_at): remaining <= 0 keeps `active_at`; remaining <
-  /// grace sets `active_at = now + grace - for`; else `active_at` moves forward by the downtime.
-  /// Returns a Pending -> Inactive transition for each dropped pending alert.
+  /// Restores alerts saved before a restart. `down_at` is the last time the saved state was
+  /// current (the last evaluation before the stop); `now` is the restart (or first evaluation)
+  /// time. Firing and resolved alerts are restored as they were. Pending alerts (SPEC §2/§4):
+  /// dropped when the downtime `now - down_at` is not shorter than `outage_tolerance` (a new
+  /// evaluation creates them anew); otherwise they keep `active_at`, so the downtime counts
+  /// towards `for` — except that, with Prometheus's grace rule, a rule whose `for` is at least
+  /// `for_grace_period` and that would fire less than the grace period after `now` (but was not
+  /// yet due at `down_at`) gets `active_at = now + grace - for`. (Prometheus itself moves `active_at` forward by the
+  /// downtime and does not restore rules with `for < for_grace_period`; SPEC asks that a restart
+  /// never reset a timer.) Returns a Pending -> Inactive transition for each dropped alert.
   std::vector<AlertTransition> restore(std::vector<Alert> saved, TimePoint down_at, TimePoint now,
                                        const RestoreOptions& options);
   /// Forgets every alert and resets health (used by `replay`).

@@ -603,18 +603,20 @@ TEST_P(Restore, ForStateArithmetic) {
 INSTANTIATE_TEST_SUITE_P(
     Rules, Restore,
     ::testing::Values(
-        // for 30m, pending 5m at the stop (25m remain >= grace): shifted by the 10m downtime.
-        RestoreCase{"ShiftedByDowntime", 30min, AlertState::Pending, 0, 300, 900, true, 600},
+        // for 30m, pending 5m at the stop, 10m down (15m remain >= grace): activeAt kept, the
+        // downtime counts towards `for` (SPEC: a restart never resets a timer).
+        RestoreCase{"KeptAcrossDowntime", 30min, AlertState::Pending, 0, 300, 900, true, 0},
         // for 10m, pending 5m at the stop (5m remain < 10m grace): grace period remains.
         RestoreCase{"GracePeriodRemains", 10min, AlertState::Pending, 0, 300, 600, true, 600},
         // for 30m, pending 31m at the stop (was due to fire): activeAt kept.
         RestoreCase{"DueToFireKeepsActiveAt", 30min, AlertState::Pending, 0, 1860, 2000, true, 0},
-        // for 5m < grace: no restoration, a new evaluation starts it anew.
-        RestoreCase{"ForBelowGraceNotRestored", 5min, AlertState::Pending, 0, 60, 120, false, 0},
+        // for 5m < grace: kept as it was (Prometheus would start it anew; SPEC keeps it).
+        RestoreCase{"ForBelowGraceKept", 5min, AlertState::Pending, 0, 60, 120, true, 0},
         // downtime not shorter than outage_tolerance.
         RestoreCase{"OutageTooLong", 30min, AlertState::Pending, 0, 60, 60 + 3600, false, 0},
+        // Just inside outage_tolerance, past `for` by now but not at the stop: the grace period.
         RestoreCase{"OutageJustShortEnough", 30min, AlertState::Pending, 0, 60, 60 + 3599, true,
-                    3599},
+                    60 + 3599 + 600 - 1800},
         // Firing stays firing, whatever the downtime.
         RestoreCase{"FiringStaysFiring", 5min, AlertState::Firing, 0, 600, 600 + 86400, true, 0}),
     [](const ::testing::TestParamInfo<RestoreCase>& info) { return info.param.name; });
@@ -625,10 +627,10 @@ TEST(AlertingRule, RestoredPendingFiresOnSchedule) {
   a.labels = Labels{{"alertname", "X"}, {"instance", "a"}, {"job", "node"}};
   a.state = AlertState::Pending;
   a.active_at = T(0);
-  rule.restore({a}, T(300), T(900), RestoreOptions{1h, 10min});  // activeAt -> 600
+  rule.restore({a}, T(300), T(900), RestoreOptions{1h, 10min});  // activeAt kept at 0
   auto res = rule.evaluate(ok_instances({"a"}), T(960));
   EXPECT_TRUE(res.transitions.empty());
-  res = rule.evaluate(ok_instances({"a"}), T(600 + 1800));
+  res = rule.evaluate(ok_instances({"a"}), T(1800));
   EXPECT_EQ(transitions(res.transitions), "a:pending>firing");
 }
 
