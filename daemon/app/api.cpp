@@ -290,7 +290,7 @@ std::string time_html(TimePoint now, TimePoint t, std::string_view never = "neve
 
 std::string badge(std::string_view cls, std::string_view text, std::string_view title = {}) {
   std::string out = "<span class=\"badge ";
-  out += cls;
+  out += html_escape(cls);
   out += '"';
   if (!title.empty()) out += " title=\"" + html_escape(title) + "\"";
   out += '>' + html_escape(text) + "</span>";
@@ -353,10 +353,10 @@ border:1px solid currentColor}
 font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.82rem;word-break:break-all}
 .label b{font-weight:600}
 .ann{white-space:pre-wrap;word-break:break-word}.ann .k{color:var(--muted);font-size:.8rem}
-.name{font-weight:600;word-break:break-word}
+.name{font-weight:600;overflow-wrap:break-word}
 .err-text{color:var(--firing);white-space:pre-wrap;word-break:break-word}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.82rem;white-space:pre-wrap;
-word-break:break-all}
+overflow-wrap:break-word}
 .empty{color:var(--muted);font-style:italic}
 .num{font-variant-numeric:tabular-nums}
 @media (max-width:700px){
@@ -365,6 +365,8 @@ table,tbody,tr,td{display:block;width:100%}
 thead{display:none}
 tr{border:1px solid var(--line);border-radius:8px;margin:0 0 .6rem;padding:.3rem .2rem;background:var(--card)}
 td{border:none;padding:.15rem .45rem}
+td:empty{display:none}
+.card{flex:1 1 5.5rem;min-width:0;padding:.4rem .6rem}.card .n{font-size:1.25rem}
 td[data-label]::before{content:attr(data-label);display:inline-block;min-width:6.5rem;color:var(--muted);
 font-size:.75rem;text-transform:uppercase;letter-spacing:.03em}
 }
@@ -400,9 +402,15 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
     std::string state_html = badge(state, state);
     std::size_t firing = rule.count(AlertState::Firing);
     std::size_t pending = rule.count(AlertState::Pending);
-    if (firing + pending > 0) {
+    if (firing > 0 && pending > 0) {
       state_html += " <span class=\"num\">" + std::to_string(firing) + " firing, " + std::to_string(pending) +
                     " pending</span>";
+    } else if (firing + pending > 0) {
+      state_html += " <span class=\"num\">" + std::to_string(firing + pending) + "</span>";
+    }
+    std::string evaluated = time_html(info.now, rule.last_evaluation());
+    if (rule.last_evaluation() != TimePoint{}) {
+      evaluated += " <span class=\"meta num\">(took " + html_escape(duration_text(rule.evaluation_time())) + ")</span>";
     }
     rules_rows += "<tr id=\"rule-" + html_escape(group.name() + "/" + rule.name()) + "\" class=\"" + health + "\">" +
                   td("group", html_escape(group.name())) +
@@ -411,8 +419,7 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
                   td("last error", rule.last_error().empty() ? std::string()
                                                              : "<span class=\"err-text\">" +
                                                                    html_escape(rule.last_error()) + "</span>") +
-                  td("evaluated", time_html(info.now, rule.last_evaluation()) + " <span class=\"num\">(" +
-                                      html_escape(duration_text(rule.evaluation_time())) + ")</span>") +
+                  td("evaluated", evaluated) +
                   td("query", "<code>" + html_escape(rule.query()) + "</code>") + "</tr>\n";
   };
   for (const RuleGroup* group : groups) {

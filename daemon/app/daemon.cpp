@@ -8,10 +8,13 @@
 #include <time.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
 #include <map>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <set>
 
 #include "http_api.hpp"
@@ -22,6 +25,7 @@
 #include "promwatch/http_server.hpp"
 #include "promwatch/metrics.hpp"
 #include "promwatch/notify.hpp"
+#include "promwatch/store.hpp"
 
 namespace promwatch {
 
@@ -48,6 +52,8 @@ std::string url_query_escape(std::string_view text) {
 
 void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
 
+constexpr Duration kHistoryRetention = std::chrono::hours(24 * 30);
+
 std::string monotonic_usec() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -70,6 +76,9 @@ struct GroupRuntime {
   TimePoint round_slot{};
   std::chrono::steady_clock::time_point round_started{};
   std::vector<AlertEvent> round_events;
+  std::set<std::size_t> dirty_rules;      // alerting rules whose alerts changed this round
+  std::vector<HistoryEntry> round_history;
+  TimePoint last_full_save{};             // when every rule's alerts were last written
 
   GroupRuntime(RuleGroup g, asio::io_context& io) : group(std::move(g)), timer(io) {}
 };
@@ -91,6 +100,12 @@ class Daemon final : public DaemonView {
     metrics_.set_build_info(PROMWATCH_VERSION);
     metrics_.set_datasource_up(true);
     metrics_.config_reload(true, to_unix_seconds(now()));
+    store_healthy_ = &prometheus::BuildGauge()
+                          .Name("promwatch_state_store_healthy")
+                          .Help("Whether the last write to the SQLite state store succeeded (1) or not (0).")
+                          .Register(metrics_.registry())
+                          .Add({});
+    open_store();
 
     delivery_ = std::make_unique<Delivery>(io_, http_, DeliveryOptions::from(config.notify),
                                            [this](const DeliveryReport& r) { on_delivery_report(r); });
@@ -113,6 +128,8 @@ class Daemon final : public DaemonView {
     groups_.clear();
     for (auto& group : compiled_.groups) groups_.push_back(start_group(std::move(group)));
     compiled_.groups.clear();
+    restore_state();
+    schedule_history_prune();
 
     wait_for_signals();
     start_watchdog();
@@ -214,6 +231,8 @@ class Daemon final : public DaemonView {
     rt->outstanding = group.rules().size() + group.heartbeats().size();
     rt->failed_queries = 0;
     rt->round_events.clear();
+    rt->dirty_rules.clear();
+    rt->round_history.clear();
     metrics_.group_iteration(group.name());
     if (rt->outstanding == 0) {
       finish_round(rt);
@@ -233,7 +252,9 @@ class Daemon final : public DaemonView {
       query(group.rules()[i].query(), [this, i](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome outcome) {
         AlertingRule& rule = rt->group.rules()[i];
         RuleHealth before = rule.health();
-        record_result(rt, rule, outcome, before, rule.evaluate(outcome, rt->round_slot, datasource_down_));
+        EvaluationResult result = rule.evaluate(outcome, rt->round_slot, datasource_down_);
+        if (!result.transitions.empty()) rt->dirty_rules.insert(i);
+        record_result(rt, rule, outcome, before, result);
       });
     }
     for (std::size_t j = 0; j < group.heartbeats().size(); ++j) {
@@ -270,6 +291,7 @@ class Daemon final : public DaemonView {
       spdlog::info("rule {}/{}: evaluating again", group.name(), rule.name());
     }
     for (const auto& t : result.transitions) {
+      if (store_) rt->round_history.push_back(HistoryEntry::from_transition(group.name(), rule.name(), t));
       if (!t.notifies()) continue;
       spdlog::info("alert {} {}: {} -> {}", rule.name(), t.labels.to_string(), to_string(t.from), to_string(t.to));
       rt->round_events.push_back(to_event(group, rule.name(), t));
@@ -319,6 +341,133 @@ class Daemon final : public DaemonView {
     update_alert_gauges();
     if (!rt->round_events.empty()) deliver_events(std::move(rt->round_events));
     rt->round_events.clear();
+    persist_round(*rt);
+  }
+
+  // ---- durable state ----
+
+  // Everything a round changed, in one batch: the alerts of rules with transitions (and of all
+  // rules every few minutes: unchanged rows cost the store nothing), heartbeat members, the
+  // transitions for the history, the dispatcher's groups and the slot, written last.
+  void persist_round(GroupRuntime& rt) {
+    if (!store_) return;
+    constexpr Duration kFullSaveEvery = std::chrono::minutes(5);
+    StoreBatch batch;
+    const RuleGroup& group = rt.group;
+    bool full = rt.round_slot - rt.last_full_save >= kFullSaveEvery;
+    if (full) rt.last_full_save = rt.round_slot;
+    for (std::size_t i = 0; i < group.rules().size(); ++i) {
+      if (full || rt.dirty_rules.count(i)) {
+        batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i].export_alerts());
+      }
+    }
+    for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
+    if (!rt.round_history.empty()) batch.add_history(std::move(rt.round_history));
+    rt.round_history.clear();
+    if (dispatcher_) batch.put_dispatcher_state(dispatcher_->export_state());
+    batch.put_group_evaluation(group.name(), rt.round_slot);
+    store_->commit(std::move(batch));
+  }
+
+  void save_everything() {
+    if (!store_) return;
+    StoreBatch batch;
+    for (const auto& rt : groups_) {
+      const RuleGroup& group = rt->group;
+      for (std::size_t i = 0; i < group.rules().size(); ++i) {
+        batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i].export_alerts());
+      }
+      for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
+      if (rt->previous_slot != TimePoint{}) batch.put_group_evaluation(group.name(), rt->previous_slot);
+    }
+    if (dispatcher_) batch.put_dispatcher_state(dispatcher_->export_state());
+    store_->commit(std::move(batch));
+  }
+
+  // A store that cannot be opened or written is loud (log, metric) but not fatal: alerting
+  // goes on from memory, which is what matters while the disk is full.
+  void open_store() {
+    std::string error;
+    StoreOptions options;
+    options.post_to_loop = [this](std::function<void()> fn) { asio::post(io_, std::move(fn)); };
+    options.on_health_change = [this](bool healthy, const std::string& error) {
+      store_healthy_->Set(healthy ? 1 : 0);
+      if (healthy) {
+        spdlog::info("state store writes again");
+      } else {
+        spdlog::error("state store write failed, alerting continues from memory: {}", error);
+      }
+    };
+    store_ = Store::open(compiled_.config.global.state_dir, &error, std::move(options));
+    store_healthy_->Set(store_ ? 1 : 0);
+    if (!store_) {
+      spdlog::error("cannot open the state store in {}: {}; running from memory, state will not survive a restart",
+                    compiled_.config.global.state_dir, error);
+    }
+  }
+
+  // Restores what the last run left: alerts (pending `for` timers keep their activeAt within
+  // outage_tolerance), heartbeat members, the notification log and aggregation groups (so
+  // nothing is re-notified before its repeat interval), and undelivered notifications.
+  void restore_state() {
+    if (!store_) return;
+    StoreSnapshot snapshot = store_->load();
+    for (const auto& w : snapshot.warnings) spdlog::warn("state store: {}", w);
+    TimePoint t = now();
+    RestoreOptions restore_options{compiled_.config.global.outage_tolerance, compiled_.config.global.for_grace_period};
+    std::map<std::pair<std::string, std::string>, std::vector<Alert>*> saved_rules;
+    for (auto& r : snapshot.rules) saved_rules[{r.group, r.rule_key}] = &r.alerts;
+    std::map<std::pair<std::string, std::string>, HeartbeatState*> saved_heartbeats;
+    for (auto& h : snapshot.heartbeats) saved_heartbeats[{h.group, h.name}] = &h.state;
+
+    StoreBatch cleanup;
+    std::set<std::string> group_names;
+    std::size_t restored = 0;
+    for (auto& rt : groups_) {
+      RuleGroup& group = rt->group;
+      group_names.insert(group.name());
+      auto last = snapshot.last_evaluation.find(group.name());
+      TimePoint down_at = last != snapshot.last_evaluation.end() ? last->second : t;
+      for (std::size_t i = 0; i < group.rules().size(); ++i) {
+        auto it = saved_rules.find({group.name(), group.rule_keys()[i]});
+        if (it == saved_rules.end()) continue;
+        restored += it->second->size();
+        for (const auto& transition : group.rules()[i].restore(std::move(*it->second), down_at, t, restore_options)) {
+          cleanup.add_history(HistoryEntry::from_transition(group.name(), group.rules()[i].name(), transition));
+        }
+        saved_rules.erase(it);
+      }
+      for (auto& hb : group.heartbeats()) {
+        auto it = saved_heartbeats.find({group.name(), hb.name()});
+        if (it == saved_heartbeats.end()) continue;
+        hb.import_state(std::move(*it->second));
+        saved_heartbeats.erase(it);
+      }
+    }
+    // What is stored but no longer configured goes.
+    for (const auto& [key, alerts] : saved_rules) cleanup.delete_rule(key.first, key.second);
+    for (const auto& [key, state] : saved_heartbeats) cleanup.delete_heartbeat(key.first, key.second);
+    for (const auto& [name, at] : snapshot.last_evaluation) {
+      if (!group_names.count(name)) cleanup.delete_group(name);
+    }
+    if (!cleanup.empty()) store_->commit(std::move(cleanup));
+    if (dispatcher_) dispatcher_->import_state(snapshot.dispatcher, t);
+    std::size_t undelivered = snapshot.outbox.size();
+    for (auto& n : snapshot.outbox) delivery_->submit(std::move(n));
+    update_alert_gauges();
+    spdlog::info("state restored from {}: {} alerts, {} undelivered notifications", store_->path(), restored,
+                 undelivered);
+  }
+
+  void schedule_history_prune() {
+    history_prune_timer_.expires_after(std::chrono::hours(1));
+    history_prune_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_ || !store_) return;
+      StoreBatch batch;
+      batch.prune_history(now() - kHistoryRetention);
+      store_->commit(std::move(batch));
+      schedule_history_prune();
+    });
   }
 
   // ---- the datasource itself ----
@@ -469,9 +618,24 @@ class Daemon final : public DaemonView {
     run_dispatch();
   }
 
+  // A message is committed to the outbox before it is sent (at-least-once): the store commits
+  // batches in order, so submitting in the commit's callback sends nothing unrecorded.
   void run_dispatch() {
     if (!dispatcher_ || stopping_) return;
-    for (auto& n : dispatcher_->collect_due(now())) delivery_->submit(std::move(n));
+    std::vector<Notification> due = dispatcher_->collect_due(now());
+    if (!due.empty()) {
+      if (store_) {
+        StoreBatch batch;
+        batch.put_dispatcher_state(dispatcher_->export_state());
+        for (const auto& n : due) batch.put_outbox(n);
+        store_->commit(std::move(batch), [this, due = std::move(due)](const StoreResult&) mutable {
+          for (auto& n : due) delivery_->submit(std::move(n));
+          metrics_.set_notification_queue_length(delivery_->queue_length());
+        });
+      } else {
+        for (auto& n : due) delivery_->submit(std::move(n));
+      }
+    }
     metrics_.set_notification_queue_length(delivery_->queue_length());
     schedule_dispatch();
   }
@@ -490,8 +654,18 @@ class Daemon final : public DaemonView {
     metrics_.notification(r.receiver, r.result);
     metrics_.observe_notification_latency(r.receiver, to_seconds(r.latency));
     metrics_.set_notification_queue_length(delivery_->queue_length());
+    if (store_ && r.notification && r.result != "retry") {
+      StoreBatch batch;
+      batch.remove_outbox(r.receiver, r.group_key, r.notification->created_at);
+      if (r.result == "success" && dispatcher_) {
+        dispatcher_->record_delivered(*r.notification, now());
+        batch.put_dispatcher_state(dispatcher_->export_state());
+      }
+      store_->commit(std::move(batch));
+    } else if (r.result == "success" && dispatcher_ && r.notification) {
+      dispatcher_->record_delivered(*r.notification, now());
+    }
     if (r.result == "success") {
-      if (dispatcher_ && r.notification) dispatcher_->record_delivered(*r.notification, now());
       spdlog::info("notification for {} delivered to {} ({} attempts)", r.group_key, r.receiver, r.attempts);
     } else if (r.result == "retry") {
       spdlog::warn("notification for {} to {}: attempt {} failed, retrying: {}", r.group_key, r.receiver, r.attempts,
@@ -536,7 +710,13 @@ class Daemon final : public DaemonView {
     }
     TimePoint t = now();
     std::map<std::string, std::shared_ptr<GroupRuntime>> old_by_name;
-    for (auto& rt : groups_) old_by_name[rt->group.name()] = rt;
+    std::set<std::pair<std::string, std::string>> old_rule_keys;
+    std::set<std::pair<std::string, std::string>> old_heartbeats;
+    for (auto& rt : groups_) {
+      old_by_name[rt->group.name()] = rt;
+      for (const auto& key : rt->group.rule_keys()) old_rule_keys.insert({rt->group.name(), key});
+      for (const auto& hb : rt->group.heartbeats()) old_heartbeats.insert({rt->group.name(), hb.name()});
+    }
 
     std::vector<AlertEvent> resolved;
     std::vector<std::shared_ptr<GroupRuntime>> next_groups;
@@ -550,6 +730,8 @@ class Daemon final : public DaemonView {
     install_config_parts();
     for (const auto& r : compiled_.config.receivers) old_receivers.erase(r.name);
     for (const auto& name : old_receivers) metrics_.remove_receiver(name);
+    StoreBatch stale;
+    for (const auto& name : old_receivers) stale.clear_outbox_receiver(name);
 
     for (auto& group : groups) {
       names.insert(group.name());
@@ -584,6 +766,16 @@ class Daemon final : public DaemonView {
       retire(old);
     }
     groups_ = std::move(next_groups);
+    // Stored state of rules, heartbeats and groups that the new files no longer have.
+    for (const auto& rt : groups_) {
+      for (const auto& key : rt->group.rule_keys()) old_rule_keys.erase({rt->group.name(), key});
+      for (const auto& hb : rt->group.heartbeats()) old_heartbeats.erase({rt->group.name(), hb.name()});
+    }
+    for (const auto& [group, key] : old_rule_keys) stale.delete_rule(group, key);
+    for (const auto& [group, name] : old_heartbeats) stale.delete_heartbeat(group, name);
+    for (const auto& [name, rt] : old_by_name) stale.delete_group(name);
+    if (store_ && !stale.empty()) store_->commit(std::move(stale));
+    save_everything();
     metrics_.retain_groups(names);
     start_deadman();
     if (server_) {
@@ -652,10 +844,13 @@ class Daemon final : public DaemonView {
     watchdog_timer_.cancel();
     deadman_timer_.cancel();
     signals_.cancel();
+    history_prune_timer_.cancel();
     delivery_->shutdown([this] {
       if (server_) server_->stop();
       forwarder_.reset();
       datasource_.reset();
+      save_everything();
+      if (store_) store_->flush();
       io_.stop();
     });
   }
@@ -699,6 +894,10 @@ class Daemon final : public DaemonView {
   Duration resend_delay_ = Duration::max();
   TimePoint started_at_;
   asio::steady_timer deadman_timer_;
+  asio::steady_timer history_prune_timer_{io_};
+  // Declared after io_ so it is destroyed (its worker joined) before the io_context.
+  std::unique_ptr<Store> store_;
+  prometheus::Gauge* store_healthy_ = nullptr;
   int failed_rounds_ = 0;
   bool datasource_down_ = false;
   TimePoint datasource_down_since_{};

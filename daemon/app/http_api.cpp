@@ -12,8 +12,12 @@ namespace promwatch {
 namespace {
 
 ServerResponse api_error(int status, const std::string& type, const std::string& message) {
-  nlohmann::json body{{"status", "error"}, {"errorType", type}, {"error", message}};
-  return ServerResponse::json(status, body.dump());
+  // Prometheus's field order: status, errorType, error.
+  nlohmann::ordered_json body;
+  body["status"] = "error";
+  body["errorType"] = type;
+  body["error"] = message;
+  return ServerResponse::json(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 ServerResponse alerts(DaemonView& daemon, const ServerRequest& request) {
