@@ -10,6 +10,7 @@
 
 #include "promwatch/matcher.hpp"
 #include "promwatch/rules.hpp"
+#include "promwatch/silence.hpp"
 
 namespace promwatch {
 
@@ -41,13 +42,9 @@ std::string render_rules_json(const std::vector<const RuleGroup*>& groups, const
 /// every heartbeat rule with its members (labels, state up|missing|firing, expected, lastSeen).
 std::string render_heartbeats_json(const std::vector<const RuleGroup*>& groups);
 
-/// Why an alert's notifications are muted right now (SPEC §6: silences and inhibitions mute
-/// notifications, not evaluation; muted alerts still show, marked as such).
-struct MuteStatus {
-  std::vector<std::string> silenced_by;   ///< ids of the silences that match the alert
-  std::vector<std::string> inhibited_by;  ///< what inhibits it (e.g. the source alert's name)
-  bool muted() const { return !silenced_by.empty() || !inhibited_by.empty(); }
-};
+// Why an alert's notifications are muted right now is promwatch::MuteStatus of the silence
+// component (SPEC §6: silences and inhibitions mute notifications, not evaluation; muted alerts
+// still show, marked as such).
 
 /// One silence as the status page lists it.
 struct SilenceView {

@@ -7,6 +7,7 @@
 
 #include "promwatch/app.hpp"
 #include "promwatch/delivery.hpp"
+#include "promwatch/silence.hpp"
 
 namespace promwatch {
 
@@ -27,15 +28,13 @@ std::optional<Template> compile_text(const TemplateText& text, std::string_view 
   return compiled;
 }
 
-// Features the config format accepts but this version cannot honour yet: refusing them is
-// better than loading a config whose silences or inhibitions would silently do nothing.
-void reject_unsupported(const Config& config, std::vector<ConfigError>& errors) {
-  auto unsupported = [&errors](const SourcePos& pos, const std::string& what) {
-    errors.push_back({pos, what + " is not supported yet in this version of promwatch"});
-  };
-  for (const auto& rule : config.inhibit_rules) unsupported(rule.pos, "[[inhibit_rules]]");
-  for (const auto& interval : config.time_intervals) unsupported(interval.pos, "[[time_intervals]]");
-  for (const auto& silence : config.silences) unsupported(silence.pos, "[[silences]]");
+// Time zones are read at load time, so that `check` catches a zone this machine lacks.
+void check_time_intervals(const Config& config, std::vector<ConfigError>& errors) {
+  for (const auto& interval : config.time_intervals) {
+    std::vector<std::string> messages;
+    TimeIntervalSet::build({interval}, &messages);
+    for (auto& m : messages) errors.push_back({interval.pos, std::move(m)});
+  }
 }
 
 }  // namespace
@@ -53,7 +52,7 @@ CompileResult compile_config(const std::string& path, const EnvLookup& env) {
   const Config& config = compiled.config;
   std::vector<ConfigError>& errors = result.errors;
 
-  reject_unsupported(config, errors);
+  check_time_intervals(config, errors);
 
   RuleContext context{config.global.external_labels, config.global.external_url};
   for (const auto& group_config : config.groups) {

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <set>
@@ -25,6 +26,7 @@
 #include "promwatch/http_server.hpp"
 #include "promwatch/metrics.hpp"
 #include "promwatch/notify.hpp"
+#include "promwatch/silence.hpp"
 #include "promwatch/store.hpp"
 
 namespace promwatch {
@@ -106,6 +108,7 @@ class Daemon final : public DaemonView {
                           .Register(metrics_.registry())
                           .Add({});
     open_store();
+    mute_ = std::make_unique<MuteState>(config);
 
     delivery_ = std::make_unique<Delivery>(io_, http_, DeliveryOptions::from(config.notify),
                                            [this](const DeliveryReport& r) { on_delivery_report(r); });
@@ -162,6 +165,8 @@ class Daemon final : public DaemonView {
     auto old_dispatcher = std::move(dispatcher_);
     if (config.route) {
       dispatcher_ = std::make_unique<Dispatcher>(*config.route, config.receivers, config.global.external_url);
+      dispatcher_->set_mute_filter(mute_->mute_filter());
+      dispatcher_->set_time_mute_check(mute_->time_mute_check());
       if (old_dispatcher) dispatcher_->import_state(old_dispatcher->export_state(), now());
     }
 
@@ -451,6 +456,17 @@ class Daemon final : public DaemonView {
       if (!group_names.count(name)) cleanup.delete_group(name);
     }
     if (!cleanup.empty()) store_->commit(std::move(cleanup));
+    for (const auto& stored : snapshot.silences) {
+      std::string error;
+      if (auto silence = silence_from_json(stored.json, &error)) {
+        mute_->silences().restore(std::move(*silence));
+      } else {
+        spdlog::warn("state store: silence {} skipped: {}", stored.id, error);
+      }
+    }
+    for_each_firing_alert([this](const RuleGroup&, const std::string&, const Alert& a) {
+      mute_->inhibitor().observe(with_external_labels(a.labels));
+    });
     if (dispatcher_) dispatcher_->import_state(snapshot.dispatcher, t);
     std::size_t undelivered = snapshot.outbox.size();
     for (auto& n : snapshot.outbox) delivery_->submit(std::move(n));
@@ -465,6 +481,7 @@ class Daemon final : public DaemonView {
       if (ec || stopping_ || !store_) return;
       StoreBatch batch;
       batch.prune_history(now() - kHistoryRetention);
+      for (const auto& id : mute_->silences().gc(now())) batch.delete_silence(id);
       store_->commit(std::move(batch));
       schedule_history_prune();
     });
@@ -613,6 +630,7 @@ class Daemon final : public DaemonView {
   // ---- notifications ----
 
   void deliver_events(std::vector<AlertEvent> events) {
+    for (const auto& e : events) mute_->inhibitor().observe(e.labels, e.ends_at);
     if (!dispatcher_) return;
     dispatcher_->receive(events, now());
     run_dispatch();
@@ -622,6 +640,7 @@ class Daemon final : public DaemonView {
   // batches in order, so submitting in the commit's callback sends nothing unrecorded.
   void run_dispatch() {
     if (!dispatcher_ || stopping_) return;
+    mute_->inhibitor().gc(now());
     std::vector<Notification> due = dispatcher_->collect_due(now());
     if (!due.empty()) {
       if (store_) {
@@ -727,6 +746,7 @@ class Daemon final : public DaemonView {
     std::set<std::string> old_receivers;
     for (const auto& r : old_config.receivers) old_receivers.insert(r.name);
     compiled_ = std::move(next);
+    mute_->reload(compiled_.config);
     install_config_parts();
     for (const auto& r : compiled_.config.receivers) old_receivers.erase(r.name);
     for (const auto& name : old_receivers) metrics_.remove_receiver(name);
@@ -865,6 +885,165 @@ class Daemon final : public DaemonView {
 
   // ---- what the HTTP interface reads (DaemonView) ----
 
+  Labels with_external_labels(Labels labels) const {
+    labels.add_missing(compiled_.config.global.external_labels);
+    return labels;
+  }
+
+  template <typename Fn>
+  void for_each_firing_alert(Fn fn) const {
+    for (const auto& rt : groups_) {
+      auto visit = [&](const auto& rule) {
+        rule.for_each_alert([&](const Alert& a) {
+          if (a.state == AlertState::Firing) fn(rt->group, rule.name(), a);
+        });
+      };
+      for (const auto& rule : rt->group.rules()) visit(rule);
+      for (const auto& hb : rt->group.heartbeats()) visit(hb);
+    }
+  }
+
+  std::optional<MuteStatus> mute_status(const Alert& alert) const override {
+    return mute_->status(with_external_labels(alert.labels), now());
+  }
+
+  std::optional<std::vector<SilenceView>> silences() const override {
+    std::vector<SilenceView> out;
+    TimePoint t = now();
+    for (const Silence* s : mute_->silences().list()) {
+      SilenceView v;
+      v.id = s->id;
+      std::string matchers;
+      for (const auto& m : s->matchers) matchers += (matchers.empty() ? "" : ", ") + m.to_string();
+      v.matchers = "{" + matchers + "}";
+      v.state = std::string(to_string(s->state(t)));
+      v.starts_at = s->starts_at;
+      v.ends_at = s->ends_at;
+      v.created_by = s->created_by;
+      v.comment = s->comment;
+      v.from_config = mute_->silences().is_static(s->id);
+      out.push_back(std::move(v));
+    }
+    return out;
+  }
+
+  ServerResponse alertmanager_api(const ServerRequest& request) override {
+    TimePoint t = now();
+    auto answer = [this](ApiResponse r) {
+      // Runtime silences are committed in order before any later write, like everything else.
+      if (store_ && !r.changed.empty()) {
+        StoreBatch batch;
+        for (const auto& s : r.changed) batch.put_silence(StoredSilence{s.id, to_json(s), s.ends_at});
+        store_->commit(std::move(batch));
+      }
+      ServerResponse out;
+      out.status = r.status;
+      out.content_type = "application/json";
+      out.body = std::move(r.body);
+      return out;
+    };
+    const std::string& path = request.path;
+    const std::string& method = request.method;
+    if ((method == "POST" || method == "DELETE") && !compiled_.config.server.enable_silence_api) {
+      return ServerResponse::text(403, "the silence API is disabled (server.enable_silence_api = false)\n");
+    }
+    if (path == "/api/v2/silences") {
+      if (method == "GET") return answer(api_get_silences(mute_->silences(), request.query_params("filter"), t));
+      if (method == "POST") return answer(api_post_silences(mute_->silences(), request.body, t));
+      return ServerResponse::text(405, "method not allowed\n");
+    }
+    constexpr std::string_view kSilencePath = "/api/v2/silence/";
+    if (path.rfind(kSilencePath, 0) == 0) {
+      std::string id = path.substr(kSilencePath.size());
+      if (method == "GET") return answer(api_get_silence(mute_->silences(), id, t));
+      if (method == "DELETE") return answer(api_delete_silence(mute_->silences(), id, t));
+      return ServerResponse::text(405, "method not allowed\n");
+    }
+    if (path == "/api/v2/alerts" && method == "GET") {
+      std::vector<ApiAlert> alerts;
+      for_each_firing_alert([&](const RuleGroup& group, const std::string& rule_name, const Alert& a) {
+        ApiAlert api;
+        api.labels = with_external_labels(a.labels);
+        api.annotations = a.annotations;
+        api.starts_at = a.fired_at;
+        // Alertmanager always has an end: the "valid until" Prometheus would send.
+        api.ends_at = group.last_evaluation() + 4 * std::max(group.interval(), Duration(std::chrono::minutes(1)));
+        api.updated_at = group.last_evaluation();
+        api.generator_url = generator_url(group, rule_name, a.labels);
+        if (dispatcher_) {
+          for (const auto& match : dispatcher_->route(api.labels)) api.receivers.push_back(match.receiver);
+        }
+        MuteStatus status = mute_->status(api.labels, t);
+        api.silenced_by = std::move(status.silenced_by);
+        api.inhibited_by = std::move(status.inhibited_by);
+        alerts.push_back(std::move(api));
+      });
+      return answer(api_get_alerts(alerts, request.query, t));
+    }
+    return ServerResponse::text(404, "not found\n");
+  }
+
+  ServerResponse alert_history(const ServerRequest& request) override {
+    auto bad = [](const std::string& message) {
+      return ServerResponse::json(400, nlohmann::json{{"status", "error"}, {"errorType", "bad_data"}, {"error", message}}.dump());
+    };
+    if (!store_) {
+      return ServerResponse::json(503, nlohmann::json{{"status", "error"}, {"errorType", "unavailable"},
+                                                      {"error", "no state store: history is not kept"}}.dump());
+    }
+    HistoryFilter filter;
+    if (const auto* v = request.query_param("alertname")) filter.alertname = *v;
+    if (const auto* v = request.query_param("group")) filter.group = *v;
+    if (const auto* v = request.query_param("fingerprint")) {
+      char* end = nullptr;
+      std::uint64_t fp = std::strtoull(v->c_str(), &end, 16);
+      if (v->empty() || *end != '\0') return bad("invalid fingerprint \"" + *v + "\"");
+      filter.fingerprint = fp;
+    }
+    for (const auto& selector : request.query_params("match[]")) {
+      std::string error;
+      auto matchers = parse_selector(selector, &error);
+      if (!matchers) return bad("invalid match[] \"" + selector + "\": " + error);
+      filter.matchers.insert(filter.matchers.end(), matchers->begin(), matchers->end());
+    }
+    for (const char* key : {"since", "until"}) {
+      if (const auto* v = request.query_param(key)) {
+        auto t = parse_time(*v);
+        if (!t) return bad(std::string("invalid ") + key + " \"" + *v + "\"");
+        (std::string_view(key) == "since" ? filter.since : filter.until) = *t;
+      }
+    }
+    if (const auto* v = request.query_param("limit")) {
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(v->c_str(), &end, 10);
+      if (v->empty() || *end != '\0' || n == 0 || n > 10000) return bad("limit must be 1..10000");
+      filter.limit = static_cast<std::size_t>(n);
+    }
+    HistoryResult result = store_->history(filter);
+    if (!result.ok) {
+      return ServerResponse::json(500, nlohmann::json{{"status", "error"}, {"errorType", "internal"}, {"error", result.error}}.dump());
+    }
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const auto& e : result.entries) {
+      nlohmann::ordered_json row;
+      row["at"] = format_rfc3339(e.at);
+      row["group"] = e.group;
+      row["rule"] = e.rule;
+      row["fingerprint"] = fingerprint_hex(e.fingerprint);
+      nlohmann::ordered_json labels = nlohmann::ordered_json::object();
+      for (const auto& l : e.labels) labels[l.name] = l.value;
+      row["labels"] = std::move(labels);
+      row["from"] = std::string(to_string(e.from));
+      row["to"] = std::string(to_string(e.to));
+      row["value"] = format_go_float(e.value, 'e');
+      rows.push_back(std::move(row));
+    }
+    nlohmann::ordered_json out;
+    out["status"] = "success";
+    out["data"]["history"] = std::move(rows);
+    return ServerResponse::json(200, out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+
   std::vector<const RuleGroup*> rule_groups() const override {
     std::vector<const RuleGroup*> out;
     out.reserve(groups_.size());
@@ -898,6 +1077,8 @@ class Daemon final : public DaemonView {
   // Declared after io_ so it is destroyed (its worker joined) before the io_context.
   std::unique_ptr<Store> store_;
   prometheus::Gauge* store_healthy_ = nullptr;
+  // Never moved: the dispatcher's mute hooks point into it. A reload updates it in place.
+  std::unique_ptr<MuteState> mute_;
   int failed_rounds_ = 0;
   bool datasource_down_ = false;
   TimePoint datasource_down_since_{};

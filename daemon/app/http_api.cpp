@@ -84,7 +84,9 @@ ServerResponse handle_http(DaemonView& daemon, const ServerRequest& request) {
   if (path == "/healthz") return ServerResponse::text(200, "ok\n");
   if (path == "/readyz") return daemon.ready() ? ServerResponse::text(200, "ready\n") : ServerResponse::text(503, "not ready\n");
   if (path == "/-/reload") return reload(daemon, request);
+  if (path.rfind("/api/v2/", 0) == 0) return daemon.alertmanager_api(request);
   if (!get) return ServerResponse::text(405, "method not allowed\n");
+  if (path == "/api/v1/alerts/history") return daemon.alert_history(request);
   if (path == "/metrics") {
     ServerResponse r;
     r.content_type = std::string(Metrics::content_type);

@@ -41,6 +41,12 @@ class DaemonView {
   /// `[[silences]]`), soonest end first; recently expired ones may follow. nullopt: this daemon
   /// keeps no silences (the page says so).
   virtual std::optional<std::vector<SilenceView>> silences() const { return std::nullopt; }
+
+  /// Alertmanager's v2 API (`/api/v2/silences`, `/api/v2/silence/{id}`, `/api/v2/alerts`), so
+  /// that amtool works against promwatch.
+  virtual ServerResponse alertmanager_api(const ServerRequest& request) = 0;
+  /// `GET /api/v1/alerts/history`: state transitions from the durable store.
+  virtual ServerResponse alert_history(const ServerRequest& request) = 0;
 };
 
 /// Answers one request.

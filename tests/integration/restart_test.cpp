@@ -139,6 +139,14 @@ TEST_F(Restart, PendingTimersFiringAlertsAndOutboxSurviveSigkill) {
   promwatch_->restart();
   ASSERT_TRUE(promwatch_->wait_healthy());
   EXPECT_TRUE(wait_until([&] { return notifications(*sink_, "Slow", "resolved") >= 1; }, 30s)) << promwatch_->process().log();
+
+  // The history kept every transition across the kills, newest first.
+  json history = json::parse(http_get(promwatch_->url() + "/api/v1/alerts/history?alertname=Slow").body);
+  std::vector<std::string> steps;
+  for (const auto& row : history["data"]["history"]) steps.push_back(row["from"].get<std::string>() + ">" + row["to"].get<std::string>());
+  std::reverse(steps.begin(), steps.end());
+  EXPECT_EQ(steps, (std::vector<std::string>{"inactive>pending", "pending>firing", "firing>inactive"}))
+      << history.dump();
 }
 
 TEST_F(Restart, RandomKillsLoseNoTransition) {
