@@ -3,6 +3,8 @@
 
 #include "promwatch/delivery.hpp"
 
+#include "chat_common.hpp"
+
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -102,7 +104,30 @@ std::vector<HttpRequest> WebhookReceiver::build_requests(const Notification& n, 
 
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               std::string* error) {
+  return make_receiver(config, notify, nullptr, nullptr, error);
+}
+
+std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
+                                              const Template* title, const Template* text, std::string* error,
+                                              std::function<TimePoint()> clock) {
   if (config.type == ReceiverType::Webhook) return std::make_shared<WebhookReceiver>(config, notify);
+  chat::ChatOptions options;
+  options.config = config;
+  if (title) options.title = *title;
+  if (text) options.text = *text;
+  options.timeout = notify.timeout;
+  options.max_response_bytes = notify.max_response_bytes;
+  options.clock = std::move(clock);
+  switch (config.type) {
+    case ReceiverType::Slack: return chat::make_slack(std::move(options));
+    case ReceiverType::Dingtalk: return chat::make_dingtalk(std::move(options));
+    case ReceiverType::Feishu: return chat::make_feishu(std::move(options));
+    case ReceiverType::Wecom: return chat::make_wecom(std::move(options));
+    case ReceiverType::Discord: return chat::make_discord(std::move(options));
+    case ReceiverType::Teams: return chat::make_teams(std::move(options));
+    case ReceiverType::Telegram: return chat::make_telegram(std::move(options));
+    case ReceiverType::Webhook: break;
+  }
   if (error) *error = "receiver type " + std::string(to_string(config.type)) + " is not implemented yet";
   return nullptr;
 }
@@ -291,7 +316,11 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
     slot.generation = gen;
     slot.attempt_started = SteadyClock::now();
     auto weak = weak_from_this();
-    http.send(m.requests[m.next_request], [weak, key, gen](HttpResponse response) {
+    // Signed platforms (DingTalk, Feishu) sign each attempt afresh: DingTalk refuses a
+    // timestamp more than an hour old, and a retry can come later than that.
+    HttpRequest request = m.requests[m.next_request];
+    rit->second->prepare_attempt(request);
+    http.send(std::move(request), [weak, key, gen](HttpResponse response) {
       auto self = weak.lock();
       if (!self) return;
       auto it = self->slots.find(key);

@@ -64,6 +64,10 @@ class Receiver {
   /// Receivers with the same destination (a chat robot URL) share one rate-limit window.
   /// Never logged; may be a secret.
   virtual std::string destination() const { return name(); }
+  /// Called with a copy of one of `build_requests`' requests right before each attempt sends
+  /// it: receivers that sign with a timestamp (DingTalk, Feishu) sign it afresh here, so that a
+  /// retry hours later is not refused for a stale signature. The default changes nothing.
+  virtual void prepare_attempt(HttpRequest& request) const { (void)request; }
 };
 
 /// `type = "webhook"`: POSTs Alertmanager's webhook JSON (SPEC §6) to `url` with the
@@ -85,8 +89,17 @@ class WebhookReceiver final : public Receiver {
 };
 
 /// Builds the receiver for `config`; null when its type is not implemented yet (`*error` set).
+/// Chat receivers get their default title and text.
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               std::string* error);
+
+/// As above, with the receiver's compiled `title`/`text` templates (null when not configured;
+/// copied, so they need not outlive the call). `clock` is the wall clock chat receivers sign
+/// with (DingTalk, Feishu); `now()` when empty (tests pass a fixed one). Webhook receivers
+/// ignore the templates (they send Alertmanager's JSON).
+std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
+                                              const Template* title, const Template* text, std::string* error,
+                                              std::function<TimePoint()> clock = {});
 
 /// What happened to one message (or one attempt of it).
 struct DeliveryReport {
