@@ -54,7 +54,8 @@ std::string url_query_escape(std::string_view text) {
 
 void notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
 
-constexpr Duration kHistoryRetention = std::chrono::hours(24 * 30);
+constexpr Duration kDispatcherSaveDelay = std::chrono::seconds(1);
+
 
 std::string monotonic_usec() {
   timespec ts{};
@@ -156,9 +157,14 @@ class Daemon final : public DaemonView {
     });
 
     std::vector<std::shared_ptr<const Receiver>> receivers;
-    for (const auto& receiver_config : config.receivers) {
+    for (std::size_t i = 0; i < config.receivers.size(); ++i) {
+      const auto& title = compiled_.receiver_titles[i];
+      const auto& text = compiled_.receiver_texts[i];
       std::string error;
-      if (auto receiver = make_receiver(receiver_config, config.notify, &error)) receivers.push_back(std::move(receiver));
+      if (auto receiver = make_receiver(config.receivers[i], config.notify, title ? &*title : nullptr,
+                                        text ? &*text : nullptr, &error)) {
+        receivers.push_back(std::move(receiver));
+      }
     }
     delivery_->set_receivers(std::move(receivers));
 
@@ -369,9 +375,26 @@ class Daemon final : public DaemonView {
     for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
     if (!rt.round_history.empty()) batch.add_history(std::move(rt.round_history));
     rt.round_history.clear();
-    if (dispatcher_) batch.put_dispatcher_state(dispatcher_->export_state());
     batch.put_group_evaluation(group.name(), rt.round_slot);
     store_->commit(std::move(batch));
+  }
+
+  // The dispatcher's state (notification log, aggregation groups) is written at most once per
+  // kDispatcherSaveDelay, however many rounds, flushes and deliveries changed it: exporting it
+  // copies every grouped alert, which per round cost a third of the CPU at 100,000 alerts. What
+  // a crash in that window loses is covered by at-least-once delivery (the outbox is written
+  // before sending, separately).
+  void dispatcher_changed() {
+    if (!store_ || !dispatcher_ || dispatcher_save_pending_) return;
+    dispatcher_save_pending_ = true;
+    dispatcher_save_timer_.expires_after(kDispatcherSaveDelay);
+    dispatcher_save_timer_.async_wait([this](const boost::system::error_code& ec) {
+      dispatcher_save_pending_ = false;
+      if (ec || !store_ || !dispatcher_) return;
+      StoreBatch batch;
+      batch.put_dispatcher_state(dispatcher_->export_state());
+      store_->commit(std::move(batch));
+    });
   }
 
   void save_everything() {
@@ -480,7 +503,7 @@ class Daemon final : public DaemonView {
     history_prune_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping_ || !store_) return;
       StoreBatch batch;
-      batch.prune_history(now() - kHistoryRetention);
+      batch.prune_history(now() - compiled_.config.global.history_retention);
       for (const auto& id : mute_->silences().gc(now())) batch.delete_silence(id);
       store_->commit(std::move(batch));
       schedule_history_prune();
@@ -633,6 +656,7 @@ class Daemon final : public DaemonView {
     for (const auto& e : events) mute_->inhibitor().observe(e.labels, e.ends_at);
     if (!dispatcher_) return;
     dispatcher_->receive(events, now());
+    dispatcher_changed();
     run_dispatch();
   }
 
@@ -644,8 +668,8 @@ class Daemon final : public DaemonView {
     std::vector<Notification> due = dispatcher_->collect_due(now());
     if (!due.empty()) {
       if (store_) {
+        dispatcher_changed();
         StoreBatch batch;
-        batch.put_dispatcher_state(dispatcher_->export_state());
         for (const auto& n : due) batch.put_outbox(n);
         store_->commit(std::move(batch), [this, due = std::move(due)](const StoreResult&) mutable {
           for (auto& n : due) delivery_->submit(std::move(n));
@@ -678,7 +702,7 @@ class Daemon final : public DaemonView {
       batch.remove_outbox(r.receiver, r.group_key, r.notification->created_at);
       if (r.result == "success" && dispatcher_) {
         dispatcher_->record_delivered(*r.notification, now());
-        batch.put_dispatcher_state(dispatcher_->export_state());
+        dispatcher_changed();
       }
       store_->commit(std::move(batch));
     } else if (r.result == "success" && dispatcher_ && r.notification) {
@@ -865,6 +889,7 @@ class Daemon final : public DaemonView {
     deadman_timer_.cancel();
     signals_.cancel();
     history_prune_timer_.cancel();
+    dispatcher_save_timer_.cancel();
     delivery_->shutdown([this] {
       if (server_) server_->stop();
       forwarder_.reset();
@@ -1074,6 +1099,8 @@ class Daemon final : public DaemonView {
   TimePoint started_at_;
   asio::steady_timer deadman_timer_;
   asio::steady_timer history_prune_timer_{io_};
+  asio::steady_timer dispatcher_save_timer_{io_};
+  bool dispatcher_save_pending_ = false;
   // Declared after io_ so it is destroyed (its worker joined) before the io_context.
   std::unique_ptr<Store> store_;
   prometheus::Gauge* store_healthy_ = nullptr;

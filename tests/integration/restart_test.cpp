@@ -117,7 +117,7 @@ TEST_F(Restart, PendingTimersFiringAlertsAndOutboxSurviveSigkill) {
   // Fires and is notified exactly once; a kill -9 and restart do not notify it again.
   ASSERT_TRUE(wait_until([&] { return notifications(*sink_, "Slow", "firing") >= 1; }, 20s)) << promwatch_->process().log();
   std::string firing_since = active_at(promwatch_->url(), "Slow", "firing");
-  std::this_thread::sleep_for(500ms);  // let the delivery be recorded
+  std::this_thread::sleep_for(2s);  // the delivery is recorded within a second
   kill_and_restart();
   ASSERT_TRUE(wait_until([&] { return !active_at(promwatch_->url(), "Slow", "firing").empty(); }, 10s));
   EXPECT_EQ(active_at(promwatch_->url(), "Slow", "firing"), firing_since);
