@@ -126,7 +126,8 @@ void read_global(TableReader& root, Config& config, const EnvLookup& env,
   if (t) {
     TableReader r(root.ctx(), *t, "[global]",
                   {"evaluation_interval", "rule_files", "state_dir", "external_url", "external_labels",
-                   "generator_url", "outage_tolerance", "for_grace_period"});
+                   "generator_url", "outage_tolerance", "for_grace_period",
+                   "history_retention"});
     if (auto v = r.duration("evaluation_interval", true)) g.evaluation_interval = *v;
     rule_file_paths = expand_globs(r, "rule_files", &g.rule_files);
     if (auto v = r.string("state_dir")) g.state_dir = *v;
@@ -141,6 +142,7 @@ void read_global(TableReader& root, Config& config, const EnvLookup& env,
     if (auto v = r.string("generator_url")) g.generator_url = *v;
     if (auto v = r.duration("outage_tolerance")) g.outage_tolerance = *v;
     if (auto v = r.duration("for_grace_period")) g.for_grace_period = *v;
+    if (auto v = r.duration("history_retention")) g.history_retention = *v;
   }
   if (g.state_dir.empty()) {
     // systemd's StateDirectory= may list several directories separated by colons: use the first.

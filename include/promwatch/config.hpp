@@ -72,6 +72,7 @@ struct GlobalConfig {
   std::string generator_url;            ///< template text; empty = external_url + rule page
   Duration outage_tolerance = std::chrono::hours(1);
   Duration for_grace_period = std::chrono::minutes(10);
+  Duration history_retention = std::chrono::hours(24 * 30);  ///< alert transitions kept this long
 };
 
 struct DatasourceConfig {
