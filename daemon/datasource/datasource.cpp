@@ -22,6 +22,17 @@ using SteadyClock = std::chrono::steady_clock;
 /// Attempts are not started with less time than this before the deadline.
 constexpr Duration kMinAttemptTime{20};
 
+/// The time an attempt starting at `from` may use: it ends a little before the deadline (1/20
+/// of the time left, 10 ms to 250 ms), so that its outcome is delivered and handled before the
+/// deadline. The deadline is normally the group's next slot: a query cut exactly at it would
+/// make the round overrun into that slot, and every other slot would be skipped while a
+/// datasource hangs with a timeout longer than the interval.
+Duration usable_time(SteadyClock::time_point from, SteadyClock::time_point deadline) {
+  auto remaining = std::chrono::duration_cast<Duration>(deadline - from);
+  if (remaining <= Duration::zero()) return Duration::zero();
+  return remaining - std::clamp(remaining / 20, Duration{10}, Duration{250});
+}
+
 void append_encoded(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : text) {
@@ -49,6 +60,27 @@ void scrub(std::string& text, std::string_view secret) {
     text.replace(pos, secret.size(), "<secret>");
     pos += 8;
   }
+}
+
+/// Standard base64 with padding, as curl sends `Authorization: Basic <base64(user:password)>`.
+std::string base64(std::string_view in) {
+  static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out += kTable[(v >> shift) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kTable[(v >> 18) & 63];
+    out += kTable[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kTable[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
 }
 
 }  // namespace
@@ -104,7 +136,8 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
     job->queued = true;
     if (front) queue.push_front(job);
     else queue.push_back(job);
-    job->timer.expires_at(job->deadline);
+    // Given up when too little time would be left for an attempt (see usable_time).
+    job->timer.expires_at(job->deadline - kMinAttemptTime - Duration{10});
     job->timer.async_wait([weak = weak_from_this(), job](const boost::system::error_code& ec) {
       auto self = weak.lock();
       if (!self || ec == asio::error::operation_aborted || !job->queued) return;
@@ -169,8 +202,7 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
   }
 
   void start_attempt(const JobPtr& job) {
-    auto now = SteadyClock::now();
-    auto remaining = std::chrono::duration_cast<Duration>(job->deadline - now);
+    Duration remaining = usable_time(SteadyClock::now(), job->deadline);
     if (remaining < kMinAttemptTime) {
       fail(job, "evaluation deadline passed before the query could be sent");
       return;
@@ -193,7 +225,7 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
       Duration delay = backoff(job->attempts);
       if (r.retry_after) delay = *r.retry_after;
       auto next = SteadyClock::now() + delay;
-      if (next + kMinAttemptTime < job->deadline) {
+      if (usable_time(next, job->deadline) >= kMinAttemptTime) {
         job->timer.expires_at(next);
         job->timer.async_wait([weak = weak_from_this(), job](const boost::system::error_code& ec) {
           auto self = weak.lock();
@@ -218,7 +250,11 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
   }
 
   void clean(std::string& error) const {
-    if (config.http.basic_auth) scrub(error, config.http.basic_auth->password);
+    if (config.http.basic_auth) {
+      // A peer that echoes the request (a debugging proxy, an error page) shows the encoded form.
+      scrub(error, base64(config.http.basic_auth->username + ":" + config.http.basic_auth->password));
+      scrub(error, config.http.basic_auth->password);
+    }
     if (config.http.authorization) scrub(error, config.http.authorization->credentials);
     for (const auto& h : config.http.headers) scrub(error, h.second);
   }
@@ -238,15 +274,29 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
     }
   }
 
+  /// A failed answer's error text quotes the start of the body. A body that echoes our
+  /// credentials would leak them there, cut anywhere (so that scrubbing the quote is not
+  /// enough): parse a copy with the secrets removed instead. Failures only: no cost otherwise.
+  template <typename Outcome, typename Parse>
+  void rescan_without_secrets(Outcome& out, const std::string& body, Parse parse) const {
+    std::string copy = body;
+    clean(copy);
+    if (copy == body) return;
+    Outcome again = parse(copy, out.http_status);
+    if (!again.ok) out = std::move(again);
+  }
+
   void finish(const JobPtr& job, HttpResponse r) {
     if (job->range) {
       RangeOutcome out;
       if (r.error.empty()) out = parse_range_response(r.body, r.status);
+      if (!out.ok && r.error.empty()) rescan_without_secrets(out, r.body, parse_range_response);
       fill(out, *job, r);
       deliver(job, std::move(out));
     } else {
       QueryOutcome out;
       if (r.error.empty()) out = parse_query_response(r.body, r.status);
+      if (!out.ok && r.error.empty()) rescan_without_secrets(out, r.body, parse_query_response);
       fill(out, *job, r);
       deliver(job, std::move(out));
     }

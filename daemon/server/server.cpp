@@ -80,6 +80,14 @@ class SessionBase {
  public:
   virtual ~SessionBase() = default;
   virtual void abort() = 0;
+  /// Waiting for (or still receiving) a request: nothing of ours is in progress, so closing it
+  /// loses no answer. Such a connection may be evicted when the connection cap is reached.
+  bool waiting_for_request() const { return waiting_; }
+  std::chrono::steady_clock::time_point waiting_since() const { return waiting_since_; }
+
+ protected:
+  bool waiting_ = false;
+  std::chrono::steady_clock::time_point waiting_since_{};
 };
 
 /// What to send for one request.
@@ -156,6 +164,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void start() {
     state_->sessions.emplace(this, this->weak_from_this());
+    waiting_ = true;  // a TLS handshake counts as waiting for the request
+    waiting_since_ = std::chrono::steady_clock::now();
     if constexpr (is_tls<Stream>) {
       lowest().expires_after(state_->options.read_timeout);
       stream_.async_handshake(asio::ssl::stream_base::server,
@@ -169,6 +179,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void abort() override {
+    waiting_ = false;  // never chosen for eviction twice
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
@@ -178,6 +189,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
   void read() {
+    waiting_ = true;
+    waiting_since_ = std::chrono::steady_clock::now();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(state_->options.max_header_bytes));
     parser_->body_limit(static_cast<std::uint64_t>(state_->options.max_body_bytes));
@@ -213,6 +226,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void on_read(beast::error_code ec) {
+    waiting_ = false;
     if (state_->stopped) return abort();
     if (ec == http::error::body_limit) {
       return send(plain(413, "request body larger than " +
@@ -327,7 +341,24 @@ void ServerState::accept() {
       });
       return;
     }
-    if (self->sessions.size() >= self->options.max_connections) {
+    // At the cap, the connection that has waited longest for a request is closed to make room
+    // (a slowloris client holding every slot would otherwise lock everyone out, /healthz
+    // included); connections busy with a request are never evicted. Without one to evict, the
+    // new connection is closed.
+    bool room = self->sessions.size() < self->options.max_connections;
+    if (!room) {
+      std::shared_ptr<SessionBase> oldest;
+      for (auto& [ptr, weak] : self->sessions) {
+        auto session = weak.lock();
+        if (!session || !session->waiting_for_request()) continue;
+        if (!oldest || session->waiting_since() < oldest->waiting_since()) oldest = std::move(session);
+      }
+      if (oldest) {
+        oldest->abort();
+        room = true;
+      }
+    }
+    if (!room) {
       beast::error_code ignored;
       socket.close(ignored);
     } else {

@@ -58,7 +58,9 @@ class Datasource {
 
   /// Instant query of `expr` at `at`. `deadline` (normally the next evaluation slot) bounds the
   /// whole operation: waiting for a slot, attempts and retries; no attempt starts or runs past
-  /// it. `done` gets the parsed outcome (see parse_query_response).
+  /// it, and each attempt ends a little before it (1/20 of the time left, 10-250 ms) so that the
+  /// outcome is handled before the deadline, not just after it. `done` gets the parsed outcome
+  /// (see parse_query_response).
   void query(std::string expr, TimePoint at, TimePoint deadline, QueryCallback done);
 
   /// Range query over [start, end] at `step` (for `promwatch eval`); same rules as query().

@@ -6,8 +6,10 @@
 ///
 /// The server enforces the transport-level rules so that handlers need not:
 /// - limits: request header size (431), body size (413), a read timeout covering a whole request
-///   (also the keep-alive idle timeout), a write timeout, and a cap on open connections (extra
-///   connections are closed at once);
+///   (also the keep-alive idle timeout), a write timeout, and a cap on open connections (at the
+///   cap, the connection that has waited longest for a request is closed to make room, so that
+///   slow or idle clients cannot lock others out; when every connection is busy with a request,
+///   the new one is closed at once);
 /// - optional HTTP basic auth for everything except `/healthz` and `/readyz` (401 with
 ///   `WWW-Authenticate`), compared in constant time;
 /// - when the listener is on a loopback address, the `Host` header must name a loopback host

@@ -229,6 +229,25 @@ TEST(Datasource, ErrorsDoNotLeakSecrets) {
   EXPECT_EQ(out.error.find("tenant-secret-42"), std::string::npos) << out.error;
 }
 
+TEST(Datasource, EchoedBasicAuthIsScrubbedEvenWhereTheQuoteCutsIt) {
+  // The echo puts the encoded credentials where the error's 120-byte quote of the body ends: a
+  // scrub of the quote alone would miss the cut-off base64 (a prefix of user:password).
+  TestHttpServer server([](const TestRequest& r) {
+    return TestResponse{401, {}, "<html><body>denied for " + std::string(70, 'x') + " " + r.headers.at("authorization") +
+                                     " and 200 OK json " + std::string(200, 'y') + "</body></html>"};
+  });
+  Fixture f;
+  auto cfg = f.config(server.url());
+  cfg.http.basic_auth = BasicAuth{"ak-id", "a-rather-long-access-key-secret"};
+  Datasource ds(f.io, f.http, cfg);
+  QueryOutcome out = f.query(ds);
+  EXPECT_FALSE(out.ok);
+  EXPECT_NE(out.error.find("401 Unauthorized"), std::string::npos) << out.error;
+  EXPECT_NE(out.error.find("denied for"), std::string::npos) << out.error;
+  // base64("ak-id:a-rather-long-access-key-secret") starts with "YWstaWQ6YS1yYXRoZXIt".
+  EXPECT_EQ(out.error.find("YWstaWQ6"), std::string::npos) << out.error;
+}
+
 TEST(Datasource, RetriesOn503ThenSucceeds) {
   std::atomic<int> calls{0};
   TestHttpServer server([&](const TestRequest&) {
