@@ -17,6 +17,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <set>
+#include <tuple>
 
 #include "http_api.hpp"
 #include "promwatch/app.hpp"
@@ -218,6 +219,8 @@ class Daemon final : public DaemonView {
     if (rt->in_flight) {
       // The previous round overran into this slot: skip it, as Prometheus does.
       metrics_.group_iterations_missed(group.name(), 1);
+      // Counted here; advance() must not count this slot again at the next one.
+      rt->previous_slot = group.slot_at_or_before(t);
       spdlog::warn("group {}: evaluation took longer than its interval {}; slot skipped", group.name(),
                    format_duration(group.interval()));
       schedule(rt, group.next_evaluation(t));
@@ -381,20 +384,27 @@ class Daemon final : public DaemonView {
 
   // The dispatcher's state (notification log, aggregation groups) is written at most once per
   // kDispatcherSaveDelay, however many rounds, flushes and deliveries changed it: exporting it
-  // copies every grouped alert, which per round cost a third of the CPU at 100,000 alerts. What
-  // a crash in that window loses is covered by at-least-once delivery (the outbox is written
-  // before sending, separately).
-  void dispatcher_changed() {
-    if (!store_ || !dispatcher_ || dispatcher_save_pending_) return;
-    dispatcher_save_pending_ = true;
-    dispatcher_save_timer_.expires_after(kDispatcherSaveDelay);
-    dispatcher_save_timer_.async_wait([this](const boost::system::error_code& ec) {
-      dispatcher_save_pending_ = false;
-      if (ec || !store_ || !dispatcher_) return;
-      StoreBatch batch;
-      batch.put_dispatcher_state(dispatcher_->export_state());
-      store_->commit(std::move(batch));
+  // copies every grouped alert, which per round cost a third of the CPU at 100,000 alerts.
+  // Delivered messages leave the outbox in the same transaction that records them in the log,
+  // so a crash in between loses neither: the message is still in the outbox and is sent again
+  // after the restart (at-least-once), never forgotten.
+  void schedule_state_save() {
+    if (!store_ || state_save_pending_) return;
+    state_save_pending_ = true;
+    state_save_timer_.expires_after(kDispatcherSaveDelay);
+    state_save_timer_.async_wait([this](const boost::system::error_code& ec) {
+      state_save_pending_ = false;
+      if (ec != boost::asio::error::operation_aborted) save_dispatcher_state();
     });
+  }
+
+  void save_dispatcher_state() {
+    if (!store_) return;
+    StoreBatch batch;
+    if (dispatcher_) batch.put_dispatcher_state(dispatcher_->export_state());
+    for (auto& [receiver, group_key, created_at] : outbox_removals_) batch.remove_outbox(receiver, group_key, created_at);
+    outbox_removals_.clear();
+    if (!batch.empty()) store_->commit(std::move(batch));
   }
 
   void save_everything() {
@@ -408,8 +418,8 @@ class Daemon final : public DaemonView {
       for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
       if (rt->previous_slot != TimePoint{}) batch.put_group_evaluation(group.name(), rt->previous_slot);
     }
-    if (dispatcher_) batch.put_dispatcher_state(dispatcher_->export_state());
     store_->commit(std::move(batch));
+    save_dispatcher_state();
   }
 
   // A store that cannot be opened or written is loud (log, metric) but not fatal: alerting
@@ -490,7 +500,10 @@ class Daemon final : public DaemonView {
     for_each_firing_alert([this](const RuleGroup&, const std::string&, const Alert& a) {
       mute_->inhibitor().observe(with_external_labels(a.labels));
     });
-    if (dispatcher_) dispatcher_->import_state(snapshot.dispatcher, t);
+    if (dispatcher_) {
+      dispatcher_->import_state(snapshot.dispatcher, t);
+      schedule_dispatch();
+    }
     std::size_t undelivered = snapshot.outbox.size();
     for (auto& n : snapshot.outbox) delivery_->submit(std::move(n));
     update_alert_gauges();
@@ -656,7 +669,7 @@ class Daemon final : public DaemonView {
     for (const auto& e : events) mute_->inhibitor().observe(e.labels, e.ends_at);
     if (!dispatcher_) return;
     dispatcher_->receive(events, now());
-    dispatcher_changed();
+    schedule_state_save();
     run_dispatch();
   }
 
@@ -668,7 +681,7 @@ class Daemon final : public DaemonView {
     std::vector<Notification> due = dispatcher_->collect_due(now());
     if (!due.empty()) {
       if (store_) {
-        dispatcher_changed();
+        schedule_state_save();
         StoreBatch batch;
         for (const auto& n : due) batch.put_outbox(n);
         store_->commit(std::move(batch), [this, due = std::move(due)](const StoreResult&) mutable {
@@ -697,16 +710,10 @@ class Daemon final : public DaemonView {
     metrics_.notification(r.receiver, r.result);
     metrics_.observe_notification_latency(r.receiver, to_seconds(r.latency));
     metrics_.set_notification_queue_length(delivery_->queue_length());
+    if (r.result == "success" && dispatcher_ && r.notification) dispatcher_->record_delivered(*r.notification, now());
     if (store_ && r.notification && r.result != "retry") {
-      StoreBatch batch;
-      batch.remove_outbox(r.receiver, r.group_key, r.notification->created_at);
-      if (r.result == "success" && dispatcher_) {
-        dispatcher_->record_delivered(*r.notification, now());
-        dispatcher_changed();
-      }
-      store_->commit(std::move(batch));
-    } else if (r.result == "success" && dispatcher_ && r.notification) {
-      dispatcher_->record_delivered(*r.notification, now());
+      outbox_removals_.emplace_back(r.receiver, r.group_key, r.notification->created_at);
+      schedule_state_save();
     }
     if (r.result == "success") {
       spdlog::info("notification for {} delivered to {} ({} attempts)", r.group_key, r.receiver, r.attempts);
@@ -889,7 +896,7 @@ class Daemon final : public DaemonView {
     deadman_timer_.cancel();
     signals_.cancel();
     history_prune_timer_.cancel();
-    dispatcher_save_timer_.cancel();
+    state_save_timer_.cancel();
     delivery_->shutdown([this] {
       if (server_) server_->stop();
       forwarder_.reset();
@@ -1099,8 +1106,9 @@ class Daemon final : public DaemonView {
   TimePoint started_at_;
   asio::steady_timer deadman_timer_;
   asio::steady_timer history_prune_timer_{io_};
-  asio::steady_timer dispatcher_save_timer_{io_};
-  bool dispatcher_save_pending_ = false;
+  asio::steady_timer state_save_timer_{io_};
+  bool state_save_pending_ = false;
+  std::vector<std::tuple<std::string, std::string, TimePoint>> outbox_removals_;
   // Declared after io_ so it is destroyed (its worker joined) before the io_context.
   std::unique_ptr<Store> store_;
   prometheus::Gauge* store_healthy_ = nullptr;

@@ -2,6 +2,8 @@
 // an operator can see the platform's own answer before trusting the configuration.
 
 #include <boost/asio/io_context.hpp>
+#include <algorithm>
+#include <openssl/evp.h>
 #include <ostream>
 
 #include "promwatch/app.hpp"
@@ -44,6 +46,58 @@ Notification sample_notification(const ReceiverConfig& receiver, const Config& c
   return n;
 }
 
+// Every secret of the receiver as it could come back in a platform's (or a proxy's) echo of
+// the request: header values, credentials, the basic-auth pair in base64, the signing secret,
+// the bot token, the URL and the values of its query parameters (DingTalk's access_token).
+std::vector<std::string> receiver_secrets(const ReceiverConfig& r) {
+  std::vector<std::string> secrets;
+  for (const auto& [name, value] : r.http.headers) secrets.push_back(value);
+  if (r.http.authorization) {
+    secrets.push_back(r.http.authorization->credentials);
+    secrets.push_back(r.http.authorization->header_value());
+  }
+  if (r.http.basic_auth) {
+    secrets.push_back(r.http.basic_auth->password);
+    std::string pair = r.http.basic_auth->username + ":" + r.http.basic_auth->password;
+    std::string encoded(4 * ((pair.size() + 2) / 3), '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                            reinterpret_cast<const unsigned char*>(pair.data()), static_cast<int>(pair.size()));
+    encoded.resize(static_cast<std::size_t>(std::max(n, 0)));
+    secrets.push_back(encoded);
+    // A quote cut short still leaks most of it.
+    if (encoded.size() > 12) secrets.push_back(encoded.substr(0, encoded.size() - 4));
+  }
+  secrets.push_back(r.secret);
+  secrets.push_back(r.bot_token);
+  secrets.push_back(r.url);
+  if (auto q = r.url.find('?'); q != std::string::npos) {
+    std::string query = r.url.substr(q + 1);
+    std::size_t start = 0;
+    while (start <= query.size()) {
+      std::size_t end = query.find('&', start);
+      std::string pair = query.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (auto eq = pair.find('='); eq != std::string::npos) secrets.push_back(pair.substr(eq + 1));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  std::sort(secrets.begin(), secrets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  secrets.erase(std::remove_if(secrets.begin(), secrets.end(), [](const std::string& s) { return s.size() < 4; }),
+                secrets.end());
+  return secrets;
+}
+
+std::string scrub(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& secret : secrets) {
+    for (std::size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+      text.replace(pos, secret.size(), "<secret>");
+      pos += 8;
+    }
+  }
+  return text;
+}
+
 }  // namespace
 
 int run_test_receiver(const std::string& config_path, const std::string& name, bool resolved, std::ostream& out) {
@@ -79,6 +133,7 @@ int run_test_receiver(const std::string& config_path, const std::string& name, b
     out << "cannot build the message: " << error << "\n";
     return kExitRuntimeFailure;
   }
+  const std::vector<std::string> secrets = receiver_secrets(*receiver_config);
   boost::asio::io_context io;
   HttpClient http(io);
   bool all_delivered = true;
@@ -88,6 +143,9 @@ int run_test_receiver(const std::string& config_path, const std::string& name, b
     if (index == requests.size()) return;
     http.send(requests[index], [&](HttpResponse response) {
       DeliveryJudgement judgement = receiver->judge(response);
+      response.body = scrub(std::move(response.body), secrets);
+      response.error = scrub(std::move(response.error), secrets);
+      judgement.reason = scrub(std::move(judgement.reason), secrets);
       out << "request " << (index + 1) << "/" << requests.size() << " to " << redact_url(requests[index].url) << ": ";
       if (!response.error.empty()) {
         out << response.error << "\n";
