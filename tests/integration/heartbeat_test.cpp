@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "support/http_test_server.hpp"
 #include "support/peers.hpp"
@@ -94,6 +95,25 @@ annotations = { summary = "{{ $labels.instance }} stopped reporting" }
       << http_get(promwatch.url() + "/api/v1/heartbeats").body;
   EXPECT_EQ(member_states(promwatch.url())[b.address()], "firing");
   EXPECT_EQ(member_states(promwatch.url())[a.address()], "up");
+
+  // Killed and restarted while b is down: b is still a known member, its alert still firing
+  // with the same activeAt.
+  auto active_at_of_b = [&] {
+    json body = json::parse(http_get(promwatch.url() + "/api/v1/alerts").body, nullptr, false);
+    if (body.is_discarded()) return std::string();
+    for (const auto& a : body["data"]["alerts"]) {
+      if (a["labels"]["instance"] == b.address() && a["state"] == "firing") return a["activeAt"].get<std::string>();
+    }
+    return std::string();
+  };
+  std::string b_since = active_at_of_b();
+  ASSERT_FALSE(b_since.empty());
+  std::this_thread::sleep_for(1500ms);  // one round written after the alert fired
+  promwatch.process().kill_now();
+  promwatch.restart();
+  ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
+  EXPECT_EQ(member_states(promwatch.url())[b.address()], "firing");
+  EXPECT_EQ(active_at_of_b(), b_since);
 
   // b answers again: resolved, and the resolution is notified.
   b.set_failing(false);
