@@ -201,7 +201,10 @@ void read_server(TableReader& root, Config& config) {
   s.basic_auth = read_basic_auth(r);
   if (const toml::table* tls = r.table("tls")) {
     TableReader tr(r.ctx(), *tls, "tls", {"cert_file", "key_file"});
-    const bool ok = tr.require("cert_file") & tr.require("key_file");
+    // Both are checked (and reported) before combining: no short-circuit.
+    const bool has_cert = tr.require("cert_file");
+    const bool has_key = tr.require("key_file");
+    const bool ok = has_cert && has_key;
     auto cert = tr.path("cert_file", true);
     auto key = tr.path("key_file", true);
     if (ok && cert && key) {

@@ -118,7 +118,10 @@ TimeIntervalSpec read_spec(Context& ctx, const toml::table& t) {
   TimeIntervalSpec spec;
   for (const toml::table* tt : r.tables("times")) {
     TableReader tr(ctx, *tt, "times", {"start_time", "end_time"});
-    const bool ok = tr.require("start_time") & tr.require("end_time");
+    // Both are checked (and reported) before combining: no short-circuit.
+    const bool has_start = tr.require("start_time");
+    const bool has_end = tr.require("end_time");
+    const bool ok = has_start && has_end;
     std::optional<int> start, end;
     for (std::string_view key : {"start_time", "end_time"}) {
       auto s = tr.string(key);
@@ -256,7 +259,9 @@ void read_silences(TableReader& root, Config& config) {
         s.matchers = std::move(*v);
       }
     }
-    const bool have_times = r.require("starts_at") & r.require("ends_at");
+    const bool has_starts = r.require("starts_at");
+    const bool has_ends = r.require("ends_at");
+    const bool have_times = has_starts && has_ends;
     auto starts = read_time(r, "starts_at");
     auto ends = read_time(r, "ends_at");
     if (have_times && starts && ends) {
