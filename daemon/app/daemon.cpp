@@ -65,6 +65,13 @@ std::string monotonic_usec() {
                         static_cast<unsigned long long>(ts.tv_nsec) / 1000ull);
 }
 
+struct GroupCounts {
+  std::size_t pending = 0;
+  std::size_t firing = 0;
+  std::size_t members_up = 0;
+  std::size_t members_missing = 0;
+};
+
 // One rule group as the scheduler runs it. Callbacks hold a shared_ptr and check `retired`, so
 // a reload can replace the group while its queries are still in flight.
 struct GroupRuntime {
@@ -80,6 +87,7 @@ struct GroupRuntime {
   TimePoint round_slot{};
   std::chrono::steady_clock::time_point round_started{};
   std::vector<AlertEvent> round_events;
+  GroupCounts counts;  // alerts and members as of the last round, for the gauges
   std::set<std::size_t> dirty_rules;      // alerting rules whose alerts changed this round
   std::vector<HistoryEntry> round_history;
   TimePoint last_full_save{};             // when every rule's alerts were last written
@@ -352,6 +360,7 @@ class Daemon final : public DaemonView {
       if (down != datasource_down_) set_datasource_down(down);
     }
     if (datasource_down_) resend_datasource_down();
+    count_group(*rt);
     update_alert_gauges();
     if (!rt->round_events.empty()) deliver_events(std::move(rt->round_events));
     rt->round_events.clear();
@@ -506,7 +515,7 @@ class Daemon final : public DaemonView {
     }
     std::size_t undelivered = snapshot.outbox.size();
     for (auto& n : snapshot.outbox) delivery_->submit(std::move(n));
-    update_alert_gauges();
+    update_alert_gauges(/*recount_all=*/true);
     spdlog::info("state restored from {}: {} alerts, {} undelivered notifications", store_->path(), restored,
                  undelivered);
   }
@@ -641,26 +650,35 @@ class Daemon final : public DaemonView {
     return base + "/#rule-" + url_query_escape(group.name() + "/" + rule_name);
   }
 
-  void update_alert_gauges() {
-    std::size_t pending = 0;
-    std::size_t firing = 0;
-    std::size_t members_up = 0;
-    std::size_t members_missing = 0;
-    for (const auto& rt : groups_) {
-      for (const auto& rule : rt->group.rules()) {
-        pending += rule.count(AlertState::Pending);
-        firing += rule.count(AlertState::Firing);
-      }
-      for (const auto& hb : rt->group.heartbeats()) {
-        pending += hb.count(AlertState::Pending);
-        firing += hb.count(AlertState::Firing);
-        hb.for_each_member([&](const HeartbeatMember& m) { (m.up ? members_up : members_missing)++; });
-      }
+  // Recounts one group's alerts and members: only the group whose round just finished changed,
+  // so a round costs its own alerts, not every alert of every group.
+  static void count_group(GroupRuntime& rt) {
+    rt.counts = {};
+    for (const auto& rule : rt.group.rules()) {
+      rt.counts.pending += rule.count(AlertState::Pending);
+      rt.counts.firing += rule.count(AlertState::Firing);
     }
-    metrics_.set_alerts("pending", pending);
-    metrics_.set_alerts("firing", firing);
-    metrics_.set_heartbeat_members("up", members_up);
-    metrics_.set_heartbeat_members("missing", members_missing);
+    for (const auto& hb : rt.group.heartbeats()) {
+      rt.counts.pending += hb.count(AlertState::Pending);
+      rt.counts.firing += hb.count(AlertState::Firing);
+      hb.for_each_member([&](const HeartbeatMember& m) { (m.up ? rt.counts.members_up : rt.counts.members_missing)++; });
+    }
+  }
+
+  // Sums the per-group counts; `recount_all` after changes outside a round (restore, reload).
+  void update_alert_gauges(bool recount_all = false) {
+    GroupCounts total;
+    for (const auto& rt : groups_) {
+      if (recount_all) count_group(*rt);
+      total.pending += rt->counts.pending;
+      total.firing += rt->counts.firing;
+      total.members_up += rt->counts.members_up;
+      total.members_missing += rt->counts.members_missing;
+    }
+    metrics_.set_alerts("pending", total.pending);
+    metrics_.set_alerts("firing", total.firing);
+    metrics_.set_heartbeat_members("up", total.members_up);
+    metrics_.set_heartbeat_members("missing", total.members_missing);
   }
 
   // ---- notifications ----
@@ -834,7 +852,7 @@ class Daemon final : public DaemonView {
       server_->set_basic_auth(auth ? std::optional<ServerBasicAuth>(ServerBasicAuth{auth->username, auth->password})
                                    : std::nullopt);
     }
-    update_alert_gauges();
+    update_alert_gauges(/*recount_all=*/true);
     if (!resolved.empty()) {
       deliver_events(std::move(resolved));
     } else {
