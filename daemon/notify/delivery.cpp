@@ -110,7 +110,6 @@ std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, cons
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               const Template* title, const Template* text, std::string* error,
                                               std::function<TimePoint()> clock) {
-  if (config.type == ReceiverType::Webhook) return std::make_shared<WebhookReceiver>(config, notify);
   chat::ChatOptions options;
   options.config = config;
   if (title) options.title = *title;
@@ -126,9 +125,10 @@ std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, cons
     case ReceiverType::Discord: return chat::make_discord(std::move(options));
     case ReceiverType::Teams: return chat::make_teams(std::move(options));
     case ReceiverType::Telegram: return chat::make_telegram(std::move(options));
-    case ReceiverType::Webhook: break;
+    case ReceiverType::Webhook: return std::make_shared<WebhookReceiver>(config, notify);
   }
-  if (error) *error = "receiver type " + std::string(to_string(config.type)) + " is not implemented yet";
+  // Unreachable for a value the config loader produced; a cast-in value is refused, not trusted.
+  if (error) *error = "unknown receiver type " + std::to_string(static_cast<int>(config.type));
   return nullptr;
 }
 

@@ -88,7 +88,8 @@ class WebhookReceiver final : public Receiver {
   std::uint64_t max_response_bytes_;
 };
 
-/// Builds the receiver for `config`; null when its type is not implemented yet (`*error` set).
+/// Builds the receiver for `config` (every ReceiverType has one); null with `*error` set only for
+/// a value outside the enum.
 /// Chat receivers get their default title and text.
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               std::string* error);
