@@ -137,6 +137,27 @@ def metric_sum(text, names):
     return total
 
 
+def histogram_buckets(text, name):
+    """{le: cumulative count} of an unlabelled histogram `name` in exposition `text`."""
+    out = {}
+    for m in re.finditer("^" + re.escape(name) + r'_bucket\{le="([^"]+)"\} (\S+)$', text, re.M):
+        out[float(m.group(1))] = float(m.group(2))
+    return out
+
+
+def quantile_bound(before, after, q):
+    """The upper bound of the bucket holding quantile `q` of the observations between two
+    scrapes (what histogram_quantile would interpolate inside), and the observation count."""
+    delta = sorted((le, after.get(le, 0) - before.get(le, 0)) for le in after)
+    if not delta or delta[-1][1] <= 0:
+        return float("nan"), 0
+    total = delta[-1][1]
+    for le, count in delta:
+        if count >= q * total:
+            return le, total
+    return float("inf"), total
+
+
 # ---------------------------------------------------------------- workloads
 
 def workload(n):
@@ -277,7 +298,8 @@ def measure(name, w, workdir, warmup, window, datasource_port=VM_PORT, on_window
         time.sleep(max(0, warmup - (time.time() - t0)))
         if p.poll() is not None:
             raise RuntimeError(f"{name} exited with {p.returncode}; see {workdir}/{name}/log")
-        m0 = metric_sum(http_get(f"http://127.0.0.1:{DAEMON_PORT}/metrics", 30), metric)
+        text0 = http_get(f"http://127.0.0.1:{DAEMON_PORT}/metrics", 30)
+        m0 = metric_sum(text0, metric)
         s0 = sink_count()
         if on_window:
             on_window()
@@ -287,15 +309,63 @@ def measure(name, w, workdir, warmup, window, datasource_port=VM_PORT, on_window
         c1 = proc_cpu(p.pid)
         elapsed = time.time() - t_start
         s1 = sink_count()
-        m1 = metric_sum(http_get(f"http://127.0.0.1:{DAEMON_PORT}/metrics", 30), metric)
+        text1 = http_get(f"http://127.0.0.1:{DAEMON_PORT}/metrics", 30)
+        m1 = metric_sum(text1, metric)
         hwm = proc_status(p.pid, "VmHWM")
         rss = proc_status(p.pid, "VmRSS")
         anon = proc_status(p.pid, "RssAnon")
         alerts = count_alerts(name)
         r = dict(cpu=c1 - c0, elapsed=elapsed, evals=m1 - m0, hwm=hwm, rss=rss, anon=anon,
                  notif=s1["requests"] - s0["requests"], notif_bytes=s1["bytes"] - s0["bytes"], alerts=alerts)
+        if name == "promwatch":
+            # The scheduler's own view of its jitter (microsecond clock, bucketed).
+            delay = "promwatch_group_evaluation_start_delay_seconds"
+            b0, b1 = histogram_buckets(text0, delay), histogram_buckets(text1, delay)
+            r["delay_p50"], r["delay_rounds"] = quantile_bound(b0, b1, 0.50)
+            r["delay_p99"], _ = quantile_bound(b0, b1, 0.99)
         log(f"{name}: cpu {r['cpu']:.2f}s evals {r['evals']:.0f} hwm {hwm / 2**20:.1f}MiB "
             f"anon {anon / 2**20:.1f}MiB notifications {r['notif']} firing {alerts}")
+        return r
+    finally:
+        stop(p, 15)
+
+
+def lifecycle(w, workdir):
+    """promwatch only: start-up with workload 3's 10,000 rules, then a reload of the same rules
+    while they hold 100,000 firing alerts: how long the event loop stood still, and whether
+    every alert was kept."""
+    d = os.path.join(workdir, "lifecycle")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    cfg = write_promwatch_config(d, w, VM_PORT)
+    logpath = os.path.join(d, "log")
+    log(f"promwatch: start-up and reload with {len(w['rules'])} rules")
+    t0 = time.time()
+    p = start([PROMWATCH, "--config", cfg, "--log-level", "info"], stdout=open(logpath, "w"),
+              stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{DAEMON_PORT}/healthz", 120, p)
+        ready = time.time() - t0
+        end = time.time() + 180
+        while count_alerts("promwatch") < w["series"] and time.time() < end:
+            time.sleep(2)
+        before = count_alerts("promwatch")
+        os.kill(p.pid, signal.SIGHUP)
+        end = time.time() + 120
+        reloaded = None
+        while reloaded is None and time.time() < end:
+            time.sleep(0.5)
+            with open(logpath) as f:
+                reloaded = re.search(r"read and compiled in (\d+) ms, applied in (\d+) ms", f.read())
+        time.sleep(w["interval"] + 5)  # a full round after the reload
+        after = count_alerts("promwatch")
+        with open(logpath) as f:
+            started = re.search(r"started in (\d+) ms", f.read())
+        r = dict(ready=ready, started_ms=int(started.group(1)) if started else -1,
+                 compile_ms=int(reloaded.group(1)) if reloaded else -1,
+                 apply_ms=int(reloaded.group(2)) if reloaded else -1, before=before, after=after)
+        log(f"promwatch: ready after {ready * 1e3:.0f} ms; reload compiled {r['compile_ms']} ms, "
+            f"applied {r['apply_ms']} ms; firing {before} -> {after}")
         return r
     finally:
         stop(p, 15)
@@ -508,6 +578,11 @@ def main():
                         results[(n, d)] = measure(d, w, workdir, warm, WINDOW)
                     except (RuntimeError, OSError, ValueError) as e:
                         log(f"workload {n}, {d}: FAILED: {e}")
+                if n == "3" and "promwatch" in DAEMONS:
+                    try:
+                        extra["lifecycle"] = lifecycle(w, workdir)
+                    except (RuntimeError, OSError, ValueError) as e:
+                        log(f"start-up and reload: FAILED: {e}")
             finally:
                 pusher.halt.set()
             if n == "3":
@@ -582,6 +657,18 @@ def print_table(results, extra):
             js = (f"{1e3 * pct(j, 50):.1f} / {1e3 * pct(j, 99):.1f} / {1e3 * j[-1]:.1f} ({len(j)})"
                   if j else "n/a")
             print(f"| {d} | {e['hwm'] / 2**20:.1f} | {per_alert:.0f} | {per_alert_anon:.0f} | {js} |")
+        e = extra.get("promwatch")
+        if e and "delay_p99" in e:
+            print(f"\npromwatch's own `promwatch_group_evaluation_start_delay_seconds` over the baseline window: "
+                  f"p50 <= {1e3 * e['delay_p50']:g} ms, p99 <= {1e3 * e['delay_p99']:g} ms "
+                  f"({e['delay_rounds']:.0f} rounds; bucket upper bounds)")
+    lc = extra.get("lifecycle")
+    if lc:
+        print("\npromwatch start-up and reload, workload 3's 10,000 rules:\n")
+        print("| /healthz answers after exec | start-up (log: compile to loop running) | reload: read + compile | reload: apply | firing before -> after reload |")
+        print("|---:|---:|---:|---:|---|")
+        print(f"| {lc['ready'] * 1e3:.0f} ms | {lc['started_ms']} ms | {lc['compile_ms']} ms | {lc['apply_ms']} ms | "
+              f"{lc['before']} -> {lc['after']} |")
 
 
 def cpu_model():

@@ -7,11 +7,12 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <algorithm>
+#include <csignal>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/system_timer.hpp>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <prometheus/family.h>
@@ -65,6 +66,14 @@ std::string monotonic_usec() {
                         static_cast<unsigned long long>(ts.tv_nsec) / 1000ull);
 }
 
+long long milliseconds_between(std::chrono::steady_clock::time_point from, std::chrono::steady_clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
+
+long long milliseconds_since(std::chrono::steady_clock::time_point from) {
+  return milliseconds_between(from, std::chrono::steady_clock::now());
+}
+
 struct GroupCounts {
   std::size_t pending = 0;
   std::size_t firing = 0;
@@ -76,7 +85,9 @@ struct GroupCounts {
 // a reload can replace the group while its queries are still in flight.
 struct GroupRuntime {
   RuleGroup group;
-  asio::system_timer timer;
+  // Monotonic: a slot's wait is computed from the wall clock when it is scheduled, so a step of
+  // the wall clock can neither hold a group back for the length of the step nor release a burst.
+  asio::steady_timer timer;
   TimePoint first_slot{};
   TimePoint previous_slot{};  // the last slot started; epoch = none yet
   bool in_flight = false;
@@ -97,8 +108,9 @@ struct GroupRuntime {
 
 class Daemon final : public DaemonView {
  public:
-  Daemon(std::string config_path, CompiledConfig compiled)
-      : config_path_(std::move(config_path)),
+  Daemon(std::string config_path, CompiledConfig compiled, std::chrono::steady_clock::time_point launched)
+      : launched_(launched),
+        config_path_(std::move(config_path)),
         compiled_(std::move(compiled)),
         http_(io_),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
@@ -109,6 +121,9 @@ class Daemon final : public DaemonView {
 
   int run() {
     const Config& config = compiled_.config;
+    // A file-size limit (systemd's LimitFSIZE=, ulimit -f) must fail the write (EFBIG: the
+    // store reports it and alerting goes on), not kill the daemon with SIGXFSZ's default action.
+    std::signal(SIGXFSZ, SIG_IGN);
     metrics_.set_build_info(PROMWATCH_VERSION);
     metrics_.set_datasource_up(true);
     metrics_.config_reload(true, to_unix_seconds(now()));
@@ -147,8 +162,9 @@ class Daemon final : public DaemonView {
     wait_for_signals();
     start_watchdog();
     start_deadman();
-    spdlog::info("promwatch {} started: {} rule groups, listening on {}, datasource {}", PROMWATCH_VERSION,
-                 groups_.size(), server_->local_address(), redact_url(config.datasource.url));
+    spdlog::info("promwatch {} started in {} ms: {} rule groups, {} rules, listening on {}, datasource {}",
+                 PROMWATCH_VERSION, milliseconds_since(launched_), groups_.size(), rule_count(),
+                 server_->local_address(), redact_url(config.datasource.url));
     notify_systemd("READY=1\nSTATUS=evaluating " + std::to_string(groups_.size()) + " rule groups");
     io_.run();
     spdlog::info("promwatch stopped");
@@ -213,7 +229,9 @@ class Daemon final : public DaemonView {
   }
 
   void schedule(const std::shared_ptr<GroupRuntime>& rt, TimePoint slot) {
-    rt->timer.expires_at(std::chrono::system_clock::time_point(slot.time_since_epoch()));
+    // Never longer than an interval: the slot was computed from the wall clock a moment ago.
+    Duration wait = std::clamp(slot - now(), Duration::zero(), std::max(rt->group.interval(), Duration::zero()));
+    rt->timer.expires_after(wait);
     rt->timer.async_wait([this, weak = std::weak_ptr<GroupRuntime>(rt)](const boost::system::error_code& ec) {
       auto rt = weak.lock();
       if (ec || !rt || rt->retired || stopping_) return;
@@ -222,6 +240,7 @@ class Daemon final : public DaemonView {
   }
 
   void on_slot(const std::shared_ptr<GroupRuntime>& rt) {
+    follow_clock_steps();
     TimePoint t = now();
     RuleGroup& group = rt->group;
     if (rt->in_flight) {
@@ -240,6 +259,9 @@ class Daemon final : public DaemonView {
       slot = advance.slot;
       if (advance.missed > 0) metrics_.group_iterations_missed(group.name(), static_cast<std::uint64_t>(advance.missed));
     }
+    // Microseconds from the wall clock, not `now()`'s milliseconds: jitter is measured in them.
+    metrics_.observe_evaluation_start_delay(
+        std::chrono::duration<double>(std::chrono::system_clock::now() - slot).count());
     start_round(rt, slot);
     schedule(rt, group.next_evaluation(std::max(slot, t)));
   }
@@ -681,12 +703,62 @@ class Daemon final : public DaemonView {
     metrics_.set_heartbeat_members("missing", total.members_missing);
   }
 
+  std::size_t rule_count() const {
+    std::size_t n = 0;
+    for (const auto& rt : groups_) n += rt->group.rules().size() + rt->group.heartbeats().size();
+    return n;
+  }
+
+  // ---- wall clock steps ----
+
+  // Every alert time is on the wall clock's timeline (it is what the datasource, Alertmanager
+  // and users see). When that clock is stepped, everything stored moves with it, so a pending
+  // `for` counts the time that really passed: a jump ahead fires nothing early, a jump back
+  // neither delays anything by the step nor makes a duration negative. Silences are left alone:
+  // their start and end are wall-clock instants a person chose. Checked before each slot and
+  // each dispatch, the two places that act on stored times.
+  void follow_clock_steps() {
+    Duration step = clock_watch_.observe(now(), boot_clock());
+    if (step == Duration::zero()) return;
+    spdlog::warn("the system clock was stepped {} by {}; alert, notification and schedule times move with it",
+                 step > Duration::zero() ? "forward" : "back", format_duration(step > Duration::zero() ? step : -step));
+    metrics_.clock_step();
+    auto shift = [step](TimePoint& t) {
+      if (t != TimePoint{}) t += step;
+    };
+    for (auto& rt : groups_) {
+      rt->group.shift_clock(step);
+      shift(rt->first_slot);
+      shift(rt->previous_slot);
+      shift(rt->round_slot);  // a round in flight finishes on the new timeline
+      rt->last_full_save = TimePoint{};  // the next round writes every alert with its new times
+    }
+    if (dispatcher_) {
+      DispatcherState state = dispatcher_->export_state();
+      for (auto& entry : state.log) shift(entry.timestamp);
+      for (auto& group : state.groups) {
+        shift(group.next_flush);
+        for (auto& alert : group.alerts) {
+          shift(alert.starts_at);
+          shift(alert.ends_at);
+        }
+      }
+      dispatcher_->import_state(state, now());
+    }
+    mute_->inhibitor().shift_clock(step);
+    shift(started_at_);
+    shift(last_query_success_);
+    shift(datasource_down_since_);
+    shift(datasource_down_sent_at_);
+    schedule_state_save();
+  }
+
   // ---- notifications ----
 
   void deliver_events(std::vector<AlertEvent> events) {
     for (const auto& e : events) mute_->inhibitor().observe(e.labels, e.ends_at);
     if (!dispatcher_) return;
-    dispatcher_->receive(events, now());
+    dispatcher_->receive(std::move(events), now());  // shared by the dispatcher, not copied
     schedule_state_save();
     run_dispatch();
   }
@@ -695,6 +767,7 @@ class Daemon final : public DaemonView {
   // batches in order, so submitting in the commit's callback sends nothing unrecorded.
   void run_dispatch() {
     if (!dispatcher_ || stopping_) return;
+    follow_clock_steps();
     mute_->inhibitor().gc(now());
     std::vector<Notification> due = dispatcher_->collect_due(now());
     if (!due.empty()) {
@@ -718,7 +791,7 @@ class Daemon final : public DaemonView {
     if (!dispatcher_) return;
     auto wakeup = dispatcher_->next_wakeup();
     if (!wakeup) return;
-    dispatch_timer_.expires_at(std::chrono::system_clock::time_point(wakeup->time_since_epoch()));
+    dispatch_timer_.expires_after(std::max(*wakeup - now(), Duration::zero()));
     dispatch_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) run_dispatch();
     });
@@ -749,7 +822,9 @@ class Daemon final : public DaemonView {
   /// Returns the error text (empty on success).
   std::string reload() override {
     notify_systemd("RELOADING=1\nMONOTONIC_USEC=" + monotonic_usec());
+    const auto started = std::chrono::steady_clock::now();
     CompileResult result = compile_config(config_path_);
+    const auto compiled_at = std::chrono::steady_clock::now();
     std::string errors;
     for (const auto& e : result.errors) errors += e.to_string() + "\n";
     if (!result.compiled) {
@@ -760,7 +835,10 @@ class Daemon final : public DaemonView {
     }
     apply(std::move(*result.compiled));
     metrics_.config_reload(true, to_unix_seconds(now()));
-    spdlog::info("configuration reloaded: {} rule groups", groups_.size());
+    // Both phases run on the event loop: together they are how long evaluation stood still.
+    spdlog::info("configuration reloaded: {} rule groups, {} rules (read and compiled in {} ms, applied in {} ms)",
+                 groups_.size(), rule_count(), milliseconds_between(started, compiled_at),
+                 milliseconds_since(compiled_at));
     notify_systemd("READY=1");
     return {};
   }
@@ -1105,6 +1183,7 @@ class Daemon final : public DaemonView {
   std::string metrics_text() const override { return metrics_.serialize(); }
   TimePoint started_at() const override { return started_at_; }
 
+  std::chrono::steady_clock::time_point launched_;  // process start, for the start-up time
   std::string config_path_;
   CompiledConfig compiled_;
   asio::io_context io_;
@@ -1117,7 +1196,7 @@ class Daemon final : public DaemonView {
   std::unique_ptr<HttpServer> server_;
   std::vector<std::shared_ptr<GroupRuntime>> groups_;
   asio::signal_set signals_;
-  asio::system_timer dispatch_timer_;
+  asio::steady_timer dispatch_timer_;  // monotonic, as the group timers
   asio::steady_timer watchdog_timer_;
   std::chrono::microseconds watchdog_interval_{0};
   Duration resend_delay_ = Duration::max();
@@ -1138,12 +1217,14 @@ class Daemon final : public DaemonView {
   TimePoint datasource_down_sent_at_{};
   TimePoint last_query_success_{};
   std::string last_query_error_;
+  WallClockWatch clock_watch_;
   bool stopping_ = false;
 };
 
 }  // namespace
 
 int run_daemon(const std::string& config_path) {
+  const auto launched = std::chrono::steady_clock::now();
   CompileResult result = compile_config(config_path);
   for (const auto& w : result.warnings) spdlog::warn("{}", w.to_string());
   if (!result.compiled) {
@@ -1151,7 +1232,7 @@ int run_daemon(const std::string& config_path) {
     return kExitInvalidInput;
   }
   try {
-    Daemon daemon(config_path, std::move(*result.compiled));
+    Daemon daemon(config_path, std::move(*result.compiled), launched);
     return daemon.run();
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());

@@ -6,11 +6,31 @@
 #include <limits>
 #include <system_error>
 
+#include <time.h>
+
 namespace promwatch {
 
 using namespace std::chrono;
 
 TimePoint now() { return floor<milliseconds>(system_clock::now()); }
+
+Duration boot_clock() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return duration_cast<milliseconds>(seconds(ts.tv_sec) + nanoseconds(ts.tv_nsec));
+}
+
+Duration WallClockWatch::observe(TimePoint wall, Duration boot) {
+  Duration step{0};
+  if (anchored_) {
+    Duration drift = (wall - last_wall_) - (boot - last_boot_);
+    if (drift >= tolerance_ || drift <= -tolerance_) step = drift;
+  }
+  anchored_ = true;
+  last_wall_ = wall;
+  last_boot_ = boot;
+  return step;
+}
 
 namespace {
 

@@ -225,6 +225,8 @@ struct Metrics::Impl {
 
   Gauge& reload_successful;
   Gauge& reload_success_timestamp;
+  Histogram& start_delay;
+  Counter& clock_steps;
   Series<Counter> reloads;
 
   template <typename T>
@@ -316,6 +318,13 @@ struct Metrics::Impl {
             family<Gauge>("promwatch_config_last_reload_success_timestamp_seconds",
                           "Timestamp of the last successful configuration reload.")
                 .Add({})),
+        start_delay(family<Histogram>("promwatch_group_evaluation_start_delay_seconds",
+                                      "How late group evaluations started after their slot.")
+                        .Add({}, Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                             0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
+        clock_steps(family<Counter>("promwatch_clock_steps_total",
+                                    "Steps of the system wall clock noticed (alert times moved with them).")
+                        .Add({})),
         reloads(make_series(family<Counter>("promwatch_config_reloads_total",
                                             "The total number of configuration reloads, by "
                                             "result."),
@@ -465,6 +474,16 @@ void Metrics::remove_receiver(std::string_view receiver) {
 void Metrics::set_heartbeat_members(std::string_view state, std::uint64_t n) {
   std::lock_guard lock(impl_->mu);
   impl_->heartbeat_members.get({state}).Set(static_cast<double>(n));
+}
+
+void Metrics::observe_evaluation_start_delay(double seconds) {
+  std::lock_guard lock(impl_->mu);
+  impl_->start_delay.Observe(seconds);
+}
+
+void Metrics::clock_step() {
+  std::lock_guard lock(impl_->mu);
+  impl_->clock_steps.Increment();
 }
 
 void Metrics::config_reload(bool success, double unix_seconds) {

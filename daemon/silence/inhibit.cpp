@@ -118,6 +118,12 @@ void Inhibitor::clear() {
   for (auto& r : rules_) r->buckets.clear();
 }
 
+void Inhibitor::shift_clock(Duration step) {
+  for (auto& [fp, held] : alerts_) {
+    if (held.ends_at != TimePoint{}) held.ends_at += step;  // the epoch: firing, no end
+  }
+}
+
 void Inhibitor::gc(TimePoint now) {
   for (auto it = alerts_.begin(); it != alerts_.end();) {
     if (!firing(it->second.ends_at, now)) {

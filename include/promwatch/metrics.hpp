@@ -61,6 +61,11 @@ class Metrics {
   void observe_rule_evaluation_duration(std::string_view group, double seconds);
   /// `promwatch_group_iterations_missed_total{group}` += n.
   void group_iterations_missed(std::string_view group, std::uint64_t n = 1);
+  /// `promwatch_group_evaluation_start_delay_seconds` (histogram, all groups): how late a
+  /// round started after its slot — the scheduler's jitter.
+  void observe_evaluation_start_delay(double seconds);
+  /// `promwatch_clock_steps_total` += 1: the wall clock was stepped (see `WallClockWatch`).
+  void clock_step();
   /// `promwatch_group_iterations_total{group}` += 1 (one per group round).
   void group_iteration(std::string_view group);
   /// `promwatch_group_last_evaluation_timestamp_seconds{group}`.

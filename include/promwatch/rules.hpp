@@ -62,6 +62,10 @@ struct Alert {
   TimePoint keep_firing_since{};  ///< first evaluation it was missing while held by keep_firing_for
 };
 
+/// Moves every set time point of `alert` by `step`; unset ones (the epoch) stay unset. For a
+/// step of the wall clock: the alert keeps its place on the new timeline.
+void shift_times(Alert& alert, Duration step);
+
 /// A state change produced by an evaluation (or by `resolve_all`/`restore`).
 ///
 /// Kinds, by (from, to):
@@ -193,6 +197,9 @@ class AlertingRule {
   void set_evaluation_time(Duration d) { evaluation_time_ = d; }
   /// Copies health, last error, last evaluation and evaluation time from `other` (reload).
   void copy_status_from(const AlertingRule& other);
+  /// The wall clock stepped by `step`: moves every stored time point with it (see
+  /// `WallClockWatch`), so `for`, `keep_firing_for` and resends count real elapsed time.
+  void shift_clock(Duration step);
 
   /// Debug counter: template expansions performed by this rule so far (literal templates and
   /// cached annotations are not counted). Used by tests and benchmarks.
@@ -303,6 +310,8 @@ class HeartbeatRule {
   Duration evaluation_time() const { return evaluation_time_; }
   void set_evaluation_time(Duration d) { evaluation_time_ = d; }
   void copy_status_from(const HeartbeatRule& other);
+  /// As `AlertingRule::shift_clock` (members' times too).
+  void shift_clock(Duration step);
 
  private:
   struct CompiledText {
@@ -420,6 +429,9 @@ class RuleGroup {
   /// the indices of `old.heartbeats()` not taken go to `*untaken_heartbeats` when non-null.
   std::vector<std::size_t> take_state_from(RuleGroup& old,
                                            std::vector<std::size_t>* untaken_heartbeats = nullptr);
+
+  /// The wall clock stepped by `step`: shifts the state of every rule and the last evaluation.
+  void shift_clock(Duration step);
 
  private:
   RuleGroup() = default;

@@ -73,6 +73,9 @@ class Inhibitor {
   void gc(TimePoint now);
   /// Alerts held.
   std::size_t size() const;
+  /// The wall clock stepped by `step` (see `WallClockWatch`): moves every resolved alert's
+  /// `ends_at` with it, so a step back does not keep a resolved source inhibiting.
+  void shift_clock(Duration step);
 
   bool inhibited(const Labels& target, TimePoint now) const { return inhibited_by(target, now).has_value(); }
   /// The fingerprint of one inhibiting alert (the lowest of the first rule that inhibits), or

@@ -1,7 +1,8 @@
 #pragma once
 /// \file
-/// Time, durations, sizes and number formats as Prometheus and Go print and parse them.
-/// Pure functions; thread-safe.
+/// Time, durations, sizes and number formats as Prometheus and Go print and parse them, and
+/// the watch on the wall clock that notices when it is stepped. The functions are pure and
+/// thread-safe; `WallClockWatch` is a plain value used from one thread.
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,31 @@ using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
 
 /// The wall clock, truncated to milliseconds.
 TimePoint now();
+
+/// Time since boot (CLOCK_BOOTTIME): never steps, runs at the wall clock's rate (NTP frequency
+/// corrections apply to both) and, unlike CLOCK_MONOTONIC, keeps counting while the machine is
+/// suspended — so a suspend is not mistaken for a step of the wall clock.
+Duration boot_clock();
+
+/// Notices steps of the wall clock (settimeofday, an NTP step, a VM restored from a snapshot) by
+/// comparing how far the wall clock moved with how far `boot_clock` moved between two readings.
+/// The daemon keeps every alert time on the wall clock's timeline, so it shifts them by the step
+/// it is told of here: a pending `for` neither jumps to firing nor waits an extra hour.
+class WallClockWatch {
+ public:
+  /// Differences below `tolerance` are ignored (reading jitter; slewing never gets near it).
+  explicit WallClockWatch(Duration tolerance = std::chrono::seconds(1)) : tolerance_(tolerance) {}
+  /// Takes a reading pair; returns the step since the previous reading (wall advance minus boot
+  /// clock advance: positive when the wall clock jumped forward) when its size reaches the
+  /// tolerance, else zero. The first call only anchors. Every call re-anchors.
+  Duration observe(TimePoint wall, Duration boot);
+
+ private:
+  Duration tolerance_;
+  bool anchored_ = false;
+  TimePoint last_wall_{};
+  Duration last_boot_{0};
+};
 
 /// Prometheus duration syntax (`model.ParseDuration`): `1h30m`, `90s`, `500ms`, `2d`, `1w`, `1y`, `0`.
 /// Units must appear in decreasing order, each at most once. nullopt on anything else.

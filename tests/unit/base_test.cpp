@@ -126,3 +126,31 @@ TEST(GoFloat, EAndF) {
   EXPECT_EQ(format_go_float(0.000123, 'f'), "0.000123");
   EXPECT_EQ(format_go_float(12.5, 'f'), "12.5");
 }
+
+TEST(WallClockWatch, SeesStepsNotTheClocksRunningTogether) {
+  using std::chrono::seconds;
+  WallClockWatch watch(seconds(1));
+  TimePoint wall = TimePoint(seconds(1'700'000'000));
+  Duration boot = seconds(500);
+  EXPECT_EQ(watch.observe(wall, boot), Duration::zero());  // anchors only
+  // Both clocks advance 15 s: no step, however long the gap.
+  EXPECT_EQ(watch.observe(wall + seconds(15), boot + seconds(15)), Duration::zero());
+  // Reading jitter below the tolerance is not a step.
+  EXPECT_EQ(watch.observe(wall + Duration(30'400), boot + seconds(30)), Duration::zero());
+  // The wall clock jumps an hour forward while 1 s passes (measured from the last reading,
+  // where the watch re-anchored: the 0.4 s of jitter is not counted twice).
+  EXPECT_EQ(watch.observe(wall + Duration(3'631'400), boot + seconds(31)), seconds(3600));
+  // ... and back by the same hour 1 s later: the watch re-anchored on the forward step.
+  EXPECT_EQ(watch.observe(wall + Duration(32'400), boot + seconds(32)), -seconds(3600));
+  // Suspend: the boot clock counts it, so the wall clock's advance is no step.
+  EXPECT_EQ(watch.observe(wall + Duration(632'400), boot + seconds(632)), Duration::zero());
+}
+
+TEST(WallClockWatch, BootClockMovesWithTheWallClock) {
+  Duration boot_before = boot_clock();
+  TimePoint wall_before = now();
+  EXPECT_GT(boot_before, Duration::zero());
+  WallClockWatch watch;
+  watch.observe(wall_before, boot_before);
+  EXPECT_EQ(watch.observe(now(), boot_clock()), Duration::zero());
+}

@@ -969,3 +969,51 @@ TEST(RuleGroup, QueryTimeSubtractsQueryOffset) {
 }
 
 }  // namespace
+
+// A step of the wall clock (WallClockWatch) shifts every alert time with it: a pending `for`
+// counts the time that really passed, on either side of the step.
+TEST(ClockStep, ForCountsRealTimeAcrossForwardAndBackwardSteps) {
+  AlertingRule rule = make_rule(rule_config("HighLoad", 10s));
+  ASSERT_TRUE(rule.evaluate(ok_instances({"a"}), T(0)).ok);
+  ASSERT_EQ(rule.count(AlertState::Pending), 1u);
+
+  // 4 s later the clock jumps an hour ahead. Unshifted, activeAt would be an hour old and the
+  // alert would fire at once.
+  rule.shift_clock(1h);
+  rule.evaluate(ok_instances({"a"}), T(4) + 1h);
+  EXPECT_EQ(rule.count(AlertState::Pending), 1u);
+  EXPECT_EQ(rule.last_evaluation(), T(4) + 1h);
+
+  // 2 s later it goes back two hours: activeAt must not lie in the future of the evaluation.
+  rule.shift_clock(-2h);
+  rule.evaluate(ok_instances({"a"}), T(6) - 1h);
+  std::vector<Alert> alerts = rule.export_alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].active_at, T(0) - 1h);
+  EXPECT_EQ(alerts[0].state, AlertState::Pending);
+
+  // 10 s of real time after it became pending, it fires.
+  EvaluationResult fired = rule.evaluate(ok_instances({"a"}), T(10) - 1h);
+  ASSERT_EQ(fired.transitions.size(), 1u);
+  EXPECT_EQ(fired.transitions[0].to, AlertState::Firing);
+
+  // Resolving after another backward step: endsAt (resolved_at) never precedes startsAt.
+  rule.shift_clock(-30min);
+  EvaluationResult resolved = rule.evaluate(ok({}), T(12) - 90min);
+  ASSERT_EQ(resolved.transitions.size(), 1u);
+  alerts = rule.export_alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_LE(alerts[0].fired_at, alerts[0].resolved_at);
+  EXPECT_EQ(alerts[0].fired_at, T(10) - 90min);
+}
+
+TEST(ClockStep, HeartbeatMembersMoveWithTheClock) {
+  HeartbeatRule rule = make_heartbeat(hb_config(30s));
+  QueryOutcome up_a = ok({Sample{Labels{{"__name__", "up"}, {"instance", "a"}, {"job", "node"}}, 1}});
+  rule.evaluate(up_a, T(0));
+  rule.shift_clock(-1h);
+  HeartbeatState state = rule.export_state();
+  ASSERT_EQ(state.members.size(), 1u);
+  EXPECT_EQ(state.members[0].last_seen_up, T(0) - 1h);
+  EXPECT_EQ(state.last_success, T(0) - 1h);
+}

@@ -55,6 +55,21 @@ TEST(Inhibitor, EqualLabelsMustMatch) {
   EXPECT_EQ(*by, (Labels{{"alertname", "NodeDown"}, {"severity", "critical"}, {"instance", "a"}}.fingerprint()));
 }
 
+TEST(Inhibitor, ResolvedSourceMovesWithAClockStep) {
+  using namespace std::chrono_literals;
+  Inhibitor ih({rule({M("severity=\"critical\"")}, {M("severity=\"warning\"")}, {})});
+  ih.observe(Labels{{"alertname", "NodeDown"}, {"severity", "critical"}}, kNow);  // resolved at kNow
+  ih.observe(Labels{{"alertname", "DiskDown"}, {"severity", "critical"}});        // firing
+  Labels target{{"alertname", "HighCPU"}, {"severity", "warning"}};
+  // The clock steps back an hour, 1 s after the resolve: the resolved source must not inhibit
+  // for another hour; the firing one still inhibits.
+  ih.shift_clock(-1h);
+  ih.gc(kNow - 1h + 1s);
+  EXPECT_EQ(ih.size(), 1u);
+  EXPECT_EQ(ih.inhibited_by(target, kNow - 1h + 1s),
+            (Labels{{"alertname", "DiskDown"}, {"severity", "critical"}}.fingerprint()));
+}
+
 TEST(Inhibitor, MissingLabelEqualsEmpty) {
   Inhibitor ih({rule({M("severity=\"critical\"")}, {M("severity=\"warning\"")}, {"zone", "instance"})});
   ih.observe(Labels{{"severity", "critical"}, {"instance", "a"}});  // no zone
