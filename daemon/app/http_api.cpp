@@ -56,8 +56,13 @@ ServerResponse reload(DaemonView& daemon, const ServerRequest& request) {
   if (!daemon.config().server.enable_lifecycle) {
     return ServerResponse::text(403, "lifecycle API is not enabled (server.enable_lifecycle = false)\n");
   }
-  std::string errors = daemon.reload();
-  return errors.empty() ? ServerResponse::text(200, "reloaded\n") : ServerResponse::text(400, errors);
+  ServerResponse answer_later;
+  answer_later.deferred = [&daemon](ServerResponder respond) {
+    daemon.reload([respond = std::move(respond)](const std::string& errors) {
+      respond(errors.empty() ? ServerResponse::text(200, "reloaded\n") : ServerResponse::text(400, errors));
+    });
+  };
+  return answer_later;
 }
 
 ServerResponse status_page(DaemonView& daemon) {

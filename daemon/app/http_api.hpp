@@ -2,6 +2,7 @@
 // The daemon's HTTP routes (SPEC §7): what each path answers, built from what the daemon shows
 // through DaemonView. Runs on the event-loop thread, inside the server's handler.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,8 +25,9 @@ class DaemonView {
   virtual const Config& config() const = 0;
   virtual std::string metrics_text() const = 0;
   virtual TimePoint started_at() const = 0;
-  /// Reloads the configuration; returns the validation errors, empty on success.
-  virtual std::string reload() = 0;
+  /// Reloads the configuration; `done` gets the validation errors, empty on success. It is
+  /// called later, on the event loop: the files are read and compiled on another thread.
+  virtual void reload(std::function<void(const std::string& errors)> done) = 0;
 
   // ---- for the status page; the defaults say "not tracked" so the build stays green until
   // ---- the silence/inhibition components are wired in (then override both).

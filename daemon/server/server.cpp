@@ -245,7 +245,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
     auto req = parser_->release();
     Outcome out = state_->process(req, remote_);
-    send(std::move(out.response), out.head, out.close || !req.keep_alive());
+    const bool close = out.close || !req.keep_alive();
+    if (out.response.deferred) {
+      // Nothing is read meanwhile: HTTP/1.1 answers in order, so the connection just waits.
+      auto deferred = std::move(out.response.deferred);
+      deferred([self = this->shared_from_this(), head = out.head, close](ServerResponse r) {
+        if (self->state_->stopped) return self->abort();
+        r.deferred = nullptr;
+        self->send(std::move(r), head, close);
+      });
+      return;
+    }
+    send(std::move(out.response), out.head, close);
   }
 
   void send(ServerResponse r, bool head, bool close) {

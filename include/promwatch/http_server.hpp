@@ -61,12 +61,21 @@ struct ServerRequest {
   std::vector<std::string> query_params(std::string_view name) const;
 };
 
+struct ServerResponse;
+/// Hands over a response that was deferred (see `ServerResponse::deferred`). Call it once, on
+/// the io_context's thread; a responder dropped without being called closes the connection.
+using ServerResponder = std::function<void(ServerResponse)>;
+
 struct ServerResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   /// Extra header fields (e.g. Location, Cache-Control). Access-Control-* are dropped.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  /// When set, the answer comes later: the server calls `deferred` with a responder (the other
+  /// fields are ignored) and keeps the connection waiting until the responder is called. For
+  /// work that must not hold up the event loop, e.g. compiling a configuration on a thread.
+  std::function<void(ServerResponder)> deferred;
 
   static ServerResponse text(int status, std::string body);
   static ServerResponse json(int status, std::string body);

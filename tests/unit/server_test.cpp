@@ -285,6 +285,63 @@ TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(open, 1u);
 }
 
+// A deferred response is answered when the work behind it finishes on another thread, and the
+// loop serves other connections meanwhile; a responder dropped unanswered closes the connection.
+TEST(HttpServer, DeferredResponseArrivesLaterWithoutHoldingTheLoop) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::vector<std::thread> workers;
+  std::mutex workers_mu;
+  asio::io_context* loop = nullptr;
+  HttpServer::Handler handler = [&](const ServerRequest& r) {
+    if (r.path == "/slow") {
+      ServerResponse deferred;
+      deferred.deferred = [&](ServerResponder respond) {
+        std::lock_guard lock(workers_mu);
+        workers.emplace_back([&, respond = std::move(respond)]() mutable {
+          released.wait();
+          asio::post(*loop, [respond = std::move(respond)] { respond(ServerResponse::text(202, "done later")); });
+        });
+      };
+      return deferred;
+    }
+    if (r.path == "/dropped") {
+      ServerResponse deferred;
+      deferred.deferred = [](ServerResponder) {};  // never answers
+      return deferred;
+    }
+    return ServerResponse::text(200, "fast");
+  };
+  asio::io_context io;
+  loop = &io;
+  auto work = asio::make_work_guard(io);
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  HttpServer server(io, options, handler);
+  std::thread thread([&] { io.run(); });
+
+  Client slow(server.local_port());
+  ASSERT_TRUE(slow.send(get("/slow")));
+  // The loop is free: another connection is answered while /slow waits.
+  Client fast(server.local_port());
+  EXPECT_EQ(fast.request(get("/x")).body, "fast");
+  release.set_value();
+  Reply r = slow.read_reply();
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "done later");
+  // Keep-alive still works after a deferred answer.
+  EXPECT_EQ(slow.request(get("/x")).body, "fast");
+
+  Client dropped(server.local_port());
+  ASSERT_TRUE(dropped.send(get("/dropped")));
+  EXPECT_TRUE(dropped.closed_within(2s));
+
+  asio::post(io, [&] { server.stop(); });
+  work.reset();
+  thread.join();
+  for (auto& w : workers) w.join();
+}
+
 TEST(HttpServer, ConnectionCloseIsHonoured) {
   Running s;
   Client c(s.port());
