@@ -18,6 +18,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// Deliveries in flight at once, over all receivers. 1,000 aggregation groups flushing together
+// (every group's first notification after start-up) would otherwise hold 1,000 curl transfers,
+// each with its connection and buffers (7 MB measured); the rest wait in submission order.
+constexpr std::size_t kMaxDeliveriesInFlight = 32;
+
 Duration since(SteadyClock::time_point start) {
   return std::chrono::duration_cast<Duration>(SteadyClock::now() - start);
 }
@@ -156,8 +161,9 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
     std::optional<Message> current;
     std::optional<Message> next;  // newer; waits while `current` is in flight
     bool in_flight = false;
-    bool waiting = false;          // backoff timer armed
-    std::uint64_t generation = 0;  // identifies the armed timer / transfer
+    bool waiting = false;          // backoff timer armed, or awaiting_place
+    bool awaiting_place = false;   // in `place_queue`: ready, waits for a delivery in flight to end
+    std::uint64_t generation = 0;  // identifies the armed timer / transfer / place in the queue
     std::unique_ptr<boost::asio::steady_timer> timer;
     SteadyClock::time_point attempt_started;
   };
@@ -173,6 +179,12 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
   std::map<std::string, std::deque<SteadyClock::time_point>> sent_at;
   std::mt19937_64 rng{std::random_device{}()};
   std::uint64_t next_generation = 1;
+  // Requests sent and not yet answered (kMaxDeliveriesInFlight at most). Counts every transfer
+  // HttpClient holds for us, also one whose answer will be ignored (its slot moved on).
+  std::size_t transfers_in_flight = 0;
+  // Slots ready to send while kMaxDeliveriesInFlight transfers were in flight, oldest first.
+  // An entry whose slot has moved on since (generation changed, slot gone) is skipped.
+  std::deque<std::pair<SlotKey, std::uint64_t>> place_queue;
   bool shutting_down = false;
   std::function<void()> shutdown_done;
   std::unique_ptr<boost::asio::steady_timer> grace_timer;
@@ -256,6 +268,7 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
   void schedule(const SlotKey& key, Slot& slot, Duration delay) {
     if (!slot.timer) slot.timer = std::make_unique<boost::asio::steady_timer>(io);
     slot.waiting = true;
+    slot.awaiting_place = false;  // a queued entry goes stale with the new generation
     std::uint64_t gen = ++next_generation;
     slot.generation = gen;
     slot.timer->expires_after(delay);
@@ -296,6 +309,15 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
         return;
       }
     }
+    // All places taken: queue up behind the slots that were ready earlier. Not an attempt, and
+    // before the rate limit, which would count a send that does not happen yet.
+    if (transfers_in_flight >= kMaxDeliveriesInFlight) {
+      slot.waiting = true;
+      slot.awaiting_place = true;
+      slot.generation = ++next_generation;
+      place_queue.emplace_back(key, slot.generation);
+      return;
+    }
     // Rate limit per destination: wait for a free place in the window, not counted as an attempt.
     RateLimit limit = rit->second->rate_limit();
     if (limit.count > 0 && limit.per > Duration::zero()) {
@@ -312,6 +334,7 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
     ++m.attempts;
     ++m.part_attempts;
     slot.in_flight = true;
+    ++transfers_in_flight;
     std::uint64_t gen = ++next_generation;
     slot.generation = gen;
     slot.attempt_started = SteadyClock::now();
@@ -323,11 +346,26 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
     http.send(std::move(request), [weak, key, gen](HttpResponse response) {
       auto self = weak.lock();
       if (!self) return;
+      --self->transfers_in_flight;
       auto it = self->slots.find(key);
-      if (it == self->slots.end() || it->second.generation != gen || !it->second.in_flight) return;
-      self->completed(key, it->second, response);
+      if (it != self->slots.end() && it->second.generation == gen && it->second.in_flight) {
+        self->completed(key, it->second, response);
+      }
+      self->start_queued();
       self->flush_reports();
     });
+  }
+
+  // A place is free: the slots that waited for one go, oldest first.
+  void start_queued() {
+    while (transfers_in_flight < kMaxDeliveriesInFlight && !place_queue.empty()) {
+      auto [key, gen] = std::move(place_queue.front());
+      place_queue.pop_front();
+      auto it = slots.find(key);
+      if (it == slots.end() || it->second.generation != gen || !it->second.awaiting_place) continue;
+      it->second.awaiting_place = false;
+      attempt(key, it->second);  // may erase the slot: `it` is not used after this
+    }
   }
 
   void completed(const SlotKey& key, Slot& slot, const HttpResponse& response) {
@@ -430,9 +468,10 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
   void shutdown(std::function<void()> done) {
     shutting_down = true;
     shutdown_done = std::move(done);
-    // One last attempt, now, for everything that waits for a retry.
+    // One last attempt, now, for everything that waits for a retry. Slots waiting for a place
+    // in flight keep their turn.
     for (auto& [key, slot] : slots) {
-      if (slot.waiting && slot.current) schedule(key, slot, Duration::zero());
+      if (slot.waiting && !slot.awaiting_place && slot.current) schedule(key, slot, Duration::zero());
     }
     grace_timer = std::make_unique<boost::asio::steady_timer>(io);
     grace_timer->expires_after(options.shutdown_grace);
@@ -462,10 +501,12 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
     if (grace_timer) grace_timer->cancel();
     for (auto& [key, slot] : slots) {
       slot.waiting = false;
+      slot.awaiting_place = false;
       slot.in_flight = false;  // late completions are ignored
       ++slot.generation;
       if (slot.timer) slot.timer->cancel();
     }
+    place_queue.clear();
     // From the loop, after the reports of the handler that got us here.
     boost::asio::post(io, std::move(done));
   }

@@ -72,6 +72,10 @@ struct HttpResponse {
 /// when the value is neither.
 std::optional<Duration> parse_retry_after(std::string_view value, TimePoint now);
 
+/// Memory it keeps between requests: up to 64 idle, reset curl easy handles for reuse, and
+/// curl's cache of idle keep-alive connections, sized at twice the most transfers it has had in
+/// flight at once (at least 16). It does not limit transfers in flight: callers do (the
+/// datasource's max_concurrent_queries, the delivery cap).
 class HttpClient {
  public:
   using Callback = std::function<void(HttpResponse)>;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -456,6 +457,174 @@ TEST(HttpClient, SendFromACallbackWorks) {
   chain(1);
   ASSERT_TRUE(run_until(io, [&] { return bodies.size() == 5; }));
   EXPECT_EQ(bodies.back(), "/5");
+}
+
+// Easy handles are reused (curl_easy_reset): nothing of one request may reach the next one.
+TEST(HttpClient, ReusedHandlesCarryNothingOver) {
+  TestHttpServer server([](const TestRequest& r) { return TestResponse{200, {}, r.method}; });
+  TestHttpServer proxy([](const TestRequest&) { return TestResponse{200, {}, "proxy"}; });
+  boost::asio::io_context io;
+  HttpClient client(io);
+  for (int round = 0; round < 3; ++round) {
+    HttpRequest full;
+    full.method = "PUT";
+    full.url = server.url() + "/full";
+    full.headers = {{"X-Custom", "1"}};
+    full.body = "payload";
+    full.basic_auth = BasicAuth{"user", "secret"};
+    full.max_response_bytes = 2;  // "PUT" does not fit
+    EXPECT_TRUE(send_sync(io, client, full).too_large);
+    HttpRequest via_proxy;
+    via_proxy.url = "http://elsewhere.invalid/";
+    via_proxy.proxy_url = proxy.url();
+    EXPECT_EQ(send_sync(io, client, via_proxy).body, "proxy");
+
+    HttpRequest plain;
+    plain.url = server.url() + "/plain";
+    HttpResponse r = send_sync(io, client, plain);
+    EXPECT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.body, "GET");
+    TestRequest got = server.requests().back();
+    EXPECT_EQ(got.path, "/plain");
+    EXPECT_EQ(got.headers.count("x-custom"), 0u);
+    EXPECT_EQ(got.headers.count("authorization"), 0u);
+    EXPECT_TRUE(got.body.empty());
+  }
+  EXPECT_EQ(proxy.request_count(), 3u);
+}
+
+// Connections that the server closes (after a response, or while idle in curl's cache) are
+// replaced; a new socket may get the number of a closed one.
+TEST(HttpClient, ServerClosedConnectionsAreReplaced) {
+  TestHttpServer server([](const TestRequest& r) {
+    TestResponse resp{200, {}, r.path};
+    if (r.query.count("close")) resp.headers = {{"Connection", "close"}};
+    return resp;
+  });
+  boost::asio::io_context io;
+  HttpClient client(io);
+  for (int i = 0; i < 30; ++i) {
+    HttpRequest req;
+    req.url = server.url() + "/" + std::to_string(i) + (i % 3 == 0 ? "?close=1" : "");
+    HttpResponse r = send_sync(io, client, req);
+    ASSERT_TRUE(r.ok()) << i << ": " << r.error;
+    EXPECT_EQ(r.body, "/" + std::to_string(i));
+  }
+  EXPECT_EQ(server.request_count(), 30u);
+  EXPECT_GE(server.connections_accepted(), 10u);
+}
+
+// A keep-alive connection that the server closes while it sits idle in curl's cache: the next
+// request notices and connects again.
+TEST(HttpClient, IdleConnectionClosedByTheServer) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  std::atomic<int> accepted{0};
+  // Answers one request per connection with keep-alive, then closes the connection 50 ms later.
+  std::thread server([&] {
+    for (int n = 0; n < 3; ++n) {
+      int fd = ::accept(listener, nullptr, nullptr);
+      if (fd < 0) return;
+      ++accepted;
+      char buf[4096];
+      std::string got;
+      while (got.find("\r\n\r\n") == std::string::npos) {
+        ssize_t k = ::read(fd, buf, sizeof buf);
+        if (k <= 0) break;
+        got.append(buf, static_cast<std::size_t>(k));
+      }
+      std::string out = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+      EXPECT_EQ(::write(fd, out.data(), out.size()), static_cast<ssize_t>(out.size()));
+      std::this_thread::sleep_for(50ms);
+      ::close(fd);
+    }
+  });
+  boost::asio::io_context io;
+  HttpClient client(io);
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+  for (int i = 0; i < 3; ++i) {
+    HttpResponse r = send_sync(io, client, req);
+    EXPECT_TRUE(r.ok()) << i << ": " << r.error;
+    EXPECT_EQ(r.body, "ok");
+    // Let the loop run while the server closes the idle connection.
+    io.restart();
+    io.run_for(150ms);
+  }
+  server.join();
+  ::close(listener);
+  EXPECT_EQ(accepted.load(), 3);
+  EXPECT_EQ(client.connections_opened(), 3u);
+}
+
+// curl's timer is kept when its deadline moves later and moved when it moves earlier: a short
+// timeout started after a long one still fires on time.
+TEST(HttpClient, ShortTimeoutAfterALongOneFiresOnTime) {
+  TestHttpServer server([](const TestRequest& r) {
+    TestResponse resp{200, {}, r.path};
+    resp.delay = r.path == "/slow" ? 3s : 1s;
+    return resp;
+  });
+  boost::asio::io_context io;
+  HttpClient client(io);
+  std::optional<HttpResponse> long_one;
+  std::optional<HttpResponse> short_one;
+  HttpRequest a;
+  a.url = server.url() + "/long";
+  a.timeout = 5s;
+  client.send(a, [&](HttpResponse r) { long_one = std::move(r); });
+  ASSERT_TRUE(run_until(io, [&] { return server.request_count() >= 1; }));
+  HttpRequest b;
+  b.url = server.url() + "/slow";
+  b.timeout = 200ms;
+  auto start = std::chrono::steady_clock::now();
+  client.send(b, [&](HttpResponse r) { short_one = std::move(r); });
+  ASSERT_TRUE(run_until(io, [&] { return short_one.has_value(); }));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(short_one->timed_out) << short_one->error;
+  EXPECT_GE(took, 190ms);
+  EXPECT_LT(took, 700ms);  // not at the long request's answer (1 s) or deadline (5 s)
+  ASSERT_TRUE(run_until(io, [&] { return long_one.has_value(); }));
+  EXPECT_TRUE(long_one->ok()) << long_one->error;
+}
+
+// Nothing of the client keeps io_context::run() busy once the transfers are done (the
+// command-line tools run the loop to completion): no timer is left armed for curl's deadlines.
+TEST(HttpClient, RunReturnsWhenTransfersEnd) {
+  TestHttpServer server([](const TestRequest& r) { return TestResponse{200, {}, r.path}; });
+  boost::asio::io_context io;
+  HttpClient client(io);
+  int done = 0;
+  for (int i = 0; i < 20; ++i) {
+    HttpRequest req;
+    req.url = server.url() + "/" + std::to_string(i);
+    req.timeout = 30s;
+    client.send(req, [&](HttpResponse r) {
+      EXPECT_TRUE(r.ok()) << r.error;
+      if (++done == 10) {  // a second wave from a callback
+        HttpRequest more;
+        more.url = server.url() + "/more";
+        more.timeout = 30s;
+        client.send(more, [&](HttpResponse) { ++done; });
+      }
+    });
+  }
+  // A refused connection and a timed-out transfer end in curl's timeout path.
+  HttpRequest refused;
+  refused.url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/";
+  refused.timeout = 30s;
+  client.send(refused, [&](HttpResponse) { ++done; });
+  auto start = std::chrono::steady_clock::now();
+  io.run();
+  EXPECT_EQ(done, 22);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 TEST(HttpClient, UnknownHostFailsWithoutBlocking) {
