@@ -1,18 +1,23 @@
 #include "support/process.hpp"
 
 #include <curl/curl.h>
+#include <gtest/gtest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -108,13 +113,61 @@ int decode_status(int status) {
 
 }  // namespace
 
+std::string find_sanitizer_report(const std::string& log) {
+  // How each sanitizer starts (ASan, LSan, TSan) or ends (UBSan, with print_summary, the
+  // default) a report. UBSan's own line is "FILE:LINE:COL: runtime error: ..." (a Go panic,
+  // "panic: runtime error: ...", from a peer such as prometheus, is not one).
+  static constexpr std::array<std::string_view, 8> kMarkers = {
+      "ERROR: AddressSanitizer",  "ERROR: LeakSanitizer",       "WARNING: ThreadSanitizer",
+      "ERROR: ThreadSanitizer",   "SUMMARY: AddressSanitizer",  "SUMMARY: UndefinedBehaviorSanitizer",
+      "SUMMARY: ThreadSanitizer", "ERROR: UndefinedBehaviorSanitizer"};
+  std::size_t at = std::string::npos;
+  for (auto marker : kMarkers) at = std::min(at, log.find(marker));
+  for (std::size_t pos = log.find(": runtime error: "); pos != std::string::npos;
+       pos = log.find(": runtime error: ", pos + 1)) {
+    std::size_t line = log.rfind('\n', pos);
+    line = line == std::string::npos ? 0 : line + 1;
+    if (log.compare(line, 6, "panic:") == 0) continue;
+    at = std::min(at, pos);
+    break;
+  }
+  if (at == std::string::npos) return {};
+  std::size_t begin = log.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  std::size_t end = begin;
+  for (int lines = 0; lines < 80 && end != std::string::npos && end < log.size(); ++lines) {
+    end = log.find('\n', end);
+    if (end != std::string::npos) ++end;
+  }
+  return log.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+}
+
 ChildProcess::ChildProcess(std::vector<std::string> argv, fs::path log_file,
                            std::map<std::string, std::string> extra_env)
-    : log_file_(std::move(log_file)) {
+    : program_(argv.empty() ? std::string() : argv.front()), log_file_(std::move(log_file)) {
   int fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open log " + log_file_.string());
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) log_start_ = static_cast<std::uintmax_t>(st.st_size);
   pid_ = spawn(argv, fd, extra_env);
   ::close(fd);
+}
+
+void ChildProcess::exited(int wait_status) {
+  if (status_) return;
+  status_ = decode_status(wait_status);
+  std::string text = log();
+  if (log_start_ < text.size()) {
+    text.erase(0, log_start_);
+  } else {
+    text.clear();
+  }
+  std::string report = find_sanitizer_report(text);
+  if (!report.empty()) {
+    ADD_FAILURE() << "child process " << program_ << " (pid " << pid_ << ", exit " << *status_
+                  << ") reported a sanitizer error; its log " << log_file_.string() << " says:\n"
+                  << report;
+  }
 }
 
 ChildProcess::~ChildProcess() {
@@ -126,7 +179,7 @@ bool ChildProcess::running() {
   int status = 0;
   pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
-    status_ = decode_status(status);
+    exited(status);
     return false;
   }
   return true;
@@ -158,7 +211,7 @@ void ChildProcess::kill_now() {
   ::kill(pid_, SIGKILL);
   int status = 0;
   ::waitpid(pid_, &status, 0);
-  status_ = decode_status(status);
+  exited(status);
 }
 
 std::string ChildProcess::log() const {

@@ -4,6 +4,7 @@
 /// (prometheus, alertmanager, the promwatch binary) on loopback, talk to them, stop them.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -33,6 +34,13 @@ int free_port();
 
 /// A child process with stdout and stderr sent to `log_file`. Terminated (SIGTERM, then
 /// SIGKILL after 5 s) when destroyed.
+///
+/// Sanitizers: when the child has exited (however it is noticed: `running`, `wait_exit`, `stop`,
+/// `kill_now`, the destructor), what it wrote to `log_file` since it started is searched for a
+/// sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer,
+/// ThreadSanitizer); one fails the current test (`ADD_FAILURE`, with the report). A sanitized
+/// promwatch child therefore fails the test that ran it, even when the test never looks at its
+/// exit status or log.
 class ChildProcess {
  public:
   ChildProcess(std::vector<std::string> argv, std::filesystem::path log_file,
@@ -56,10 +64,19 @@ class ChildProcess {
   std::string log() const;
 
  private:
+  /// Records the exit status (once) and fails the current test if the child's log holds a
+  /// sanitizer report.
+  void exited(int wait_status);
+
+  std::string program_;
   int pid_ = -1;
   std::optional<int> status_;
   std::filesystem::path log_file_;
+  std::uintmax_t log_start_ = 0;  ///< size of `log_file_` when the child started (it appends)
 };
+
+/// The sanitizer report in `log` (its first lines), or empty when there is none.
+std::string find_sanitizer_report(const std::string& log);
 
 struct HttpResult {
   int status = 0;  ///< 0 on transport failure
