@@ -54,7 +54,8 @@ CompileResult compile_config(const std::string& path, const EnvLookup& env) {
 
   check_time_intervals(config, errors);
 
-  RuleContext context{config.global.external_labels, config.global.external_url};
+  // One template cache per load: rules sharing an annotation text share its parse.
+  RuleContext context{config.global.external_labels, config.global.external_url, std::make_shared<TemplateCache>()};
   for (const auto& group_config : config.groups) {
     if (auto group = RuleGroup::build(group_config, context, &errors)) compiled.groups.push_back(std::move(*group));
   }

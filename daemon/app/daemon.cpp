@@ -747,8 +747,10 @@ class Daemon final : public DaemonView {
       for (auto& group : state.groups) {
         shift(group.next_flush);
         for (auto& alert : group.alerts) {
-          shift(alert.starts_at);
-          shift(alert.ends_at);
+          AlertEvent shifted = *alert;  // exported alerts are shared and immutable: replace them
+          shift(shifted.starts_at);
+          shift(shifted.ends_at);
+          alert = std::make_shared<const AlertEvent>(std::move(shifted));
         }
       }
       dispatcher_->import_state(state, now());

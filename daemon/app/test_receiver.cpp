@@ -27,21 +27,16 @@ Notification sample_notification(const ReceiverConfig& receiver, const Config& c
   n.group_interval = std::chrono::minutes(5);
   n.repeat_interval = std::chrono::hours(4);
   n.created_at = t;
-  NotificationAlert alert;
-  alert.status = resolved ? "resolved" : "firing";
+  AlertEvent alert;
   alert.labels = labels;
   alert.annotations = annotations;
   alert.starts_at = t - std::chrono::minutes(5);
   alert.ends_at = resolved ? t : TimePoint{};
   alert.generator_url = config.global.external_url;
-  alert.fingerprint = fingerprint_hex(labels.fingerprint());
-  n.data.status = alert.status;
-  n.data.receiver = go_quote_meta(receiver.name);
-  n.data.group_labels = n.group_labels;
-  n.data.common_labels = labels;
-  n.data.common_annotations = annotations;
-  n.data.external_url = config.global.external_url;
-  n.data.alerts.push_back(alert);
+  n.common_labels = labels;
+  n.common_annotations = annotations;
+  n.external_url = config.global.external_url;
+  n.alerts.push_back(NotifiedAlert{std::make_shared<const AlertEvent>(std::move(alert)), resolved});
   (resolved ? n.resolved : n.firing).push_back(labels.fingerprint());
   return n;
 }

@@ -438,21 +438,23 @@ bool ChatReceiver::validate(std::string* error) const {
 }
 
 std::vector<ChatPart> ChatReceiver::compose(const Notification& n) const {
+  // What the templates and the default text read; built once per message, not kept.
+  const NotificationTemplateData data = notification_template_data(n);
   const ChatLimits lim = limits();
   std::size_t budget = lim.text_bytes;
   for (int round = 0; round < 6; ++round) {
-    std::vector<ChatPart> parts = compose_with_budget(n, budget);
+    std::vector<ChatPart> parts = compose_with_budget(n, data, budget);
     bool fits = true;
     for (const auto& p : parts) fits = fits && body(p).size() <= lim.body_bytes;
     if (fits) return parts;
     budget = budget * 3 / 4;  // JSON escaping made a body too large: leave more room
   }
-  return compose_with_budget(n, budget);
+  return compose_with_budget(n, data, budget);
 }
 
-std::vector<ChatPart> ChatReceiver::compose_with_budget(const Notification& n, std::size_t budget) const {
+std::vector<ChatPart> ChatReceiver::compose_with_budget(const Notification& n, const NotificationTemplateData& data,
+                                                        std::size_t budget) const {
   const ChatLimits lim = limits();
-  const NotificationTemplateData& data = n.data;
   const Markup m = markup();
   const std::string br = line_break();
   const std::string sep = br + br;

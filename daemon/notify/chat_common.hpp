@@ -147,7 +147,9 @@ class ChatReceiver : public Receiver {
   ChatOptions options_;
 
  private:
-  std::vector<ChatPart> compose_with_budget(const Notification& n, std::size_t budget) const;
+  /// `data` is `notification_template_data(n)`.
+  std::vector<ChatPart> compose_with_budget(const Notification& n, const NotificationTemplateData& data,
+                                            std::size_t budget) const;
 };
 
 // Factories, one per platform file.

@@ -31,11 +31,15 @@ struct ReceiverOpts {
   int max_alerts = 0;
 };
 
+// The alerts are shared: one immutable event per received alert, whatever number of groups it
+// routes to and notifications it appears in (copying them cost ~770 B per alert).
+using SharedAlert = std::shared_ptr<const AlertEvent>;
+
 struct Group {
   std::size_t route = 0;
   std::string key;
   Labels labels;
-  std::map<std::uint64_t, AlertEvent> alerts;  // by fingerprint of the labels
+  std::map<std::uint64_t, SharedAlert> alerts;  // by fingerprint of the labels
   TimePoint next_flush;
   bool has_flushed = false;
 };
@@ -96,12 +100,14 @@ bool alert_less(const AlertEvent& x, const AlertEvent& y) {
   return labels_before(x.labels, y.labels);
 }
 
-Labels intersect(const Labels& a, const Labels& b) {
-  std::vector<Label> out;
-  for (const auto& l : a) {
-    if (b.get(l.name) == l.value) out.push_back(l);
+// Removes from `common` every label that `other` lacks or has with another value, in place: it
+// runs once per alert of a notification, so it allocates only when something is removed.
+void keep_common(Labels& common, const Labels& other) {
+  std::vector<std::string> differing;
+  for (const auto& l : common) {
+    if (other.get(l.name) != l.value) differing.push_back(l.name);
   }
-  return Labels(std::move(out));
+  for (const auto& name : differing) common.erase(name);
 }
 
 bool is_subset(const std::vector<std::uint64_t>& subset, const std::vector<std::uint64_t>& sorted_set) {
@@ -216,7 +222,8 @@ struct Dispatcher::Impl {
     return it == receivers.end() ? ReceiverOpts{} : it->second;
   }
 
-  void insert(std::size_t route, const AlertEvent& alert, TimePoint now) {
+  void insert(std::size_t route, const SharedAlert& shared, std::uint64_t fp, TimePoint now) {
+    const AlertEvent& alert = *shared;
     const RouteNode& node = nodes[route];
     Labels gl = group_labels(node, alert.labels);
     std::string key = node.key + ":" + gl.to_string();
@@ -231,25 +238,27 @@ struct Dispatcher::Impl {
       it = groups.emplace(id, std::move(g)).first;
     }
     Group& g = it->second;
-    std::uint64_t fp = alert.labels.fingerprint();
     auto existing = g.alerts.find(fp);
     // A late resolve of an earlier instance must not end the alert that fired since.
     if (existing != g.alerts.end() && alert.ends_at != TimePoint{} &&
-        alert.ends_at < existing->second.starts_at) {
+        alert.ends_at < existing->second->starts_at) {
       return;
     }
-    g.alerts[fp] = alert;
+    g.alerts[fp] = shared;
     // Alertmanager: flush at once when the wait is already over for this alert.
     if (!g.has_flushed && alert.starts_at + node.group_wait < now) g.next_flush = now;
   }
 
-  void receive(const std::vector<AlertEvent>& alerts, TimePoint now) {
+  void receive(std::vector<AlertEvent>& alerts, TimePoint now) {
     if (nodes.empty()) return;
     std::vector<std::size_t> routes;
-    for (const auto& a : alerts) {
+    for (auto& a : alerts) {
       routes.clear();
       match(0, a.labels, routes);
-      for (std::size_t r : routes) insert(r, a, now);
+      if (routes.empty()) continue;
+      auto shared = std::make_shared<const AlertEvent>(std::move(a));
+      const std::uint64_t fp = shared->labels.fingerprint();
+      for (std::size_t r : routes) insert(r, shared, fp, now);
     }
   }
 
@@ -286,21 +295,19 @@ struct Dispatcher::Impl {
     g.has_flushed = true;
     if (g.alerts.empty()) return std::nullopt;
 
-    std::vector<AlertEvent> alerts;
+    // Alerts do not resolve as time moves forward: one not resolved now reports no end time
+    // (NotifiedAlert::ends_at).
+    std::vector<NotifiedAlert> alerts;
     alerts.reserve(g.alerts.size());
-    for (const auto& [fp, a] : g.alerts) {
-      AlertEvent copy = a;
-      // Alerts do not resolve as time moves forward: a firing alert has no end time.
-      if (!copy.resolved_at(now)) copy.ends_at = TimePoint{};
-      alerts.push_back(std::move(copy));
-    }
-    std::stable_sort(alerts.begin(), alerts.end(), alert_less);
+    for (const auto& [fp, a] : g.alerts) alerts.push_back(NotifiedAlert{a, a->resolved_at(now)});
+    std::stable_sort(alerts.begin(), alerts.end(),
+                     [](const NotifiedAlert& x, const NotifiedAlert& y) { return alert_less(*x.event, *y.event); });
 
     std::optional<Notification> out = decide(g, node, std::move(alerts), now);
 
     // Remove the resolved alerts this flush included.
     for (auto it = g.alerts.begin(); it != g.alerts.end();) {
-      if (it->second.resolved_at(now)) {
+      if (it->second->resolved_at(now)) {
         it = g.alerts.erase(it);
       } else {
         ++it;
@@ -310,10 +317,10 @@ struct Dispatcher::Impl {
   }
 
   std::optional<Notification> decide(const Group& g, const RouteNode& node,
-                                     std::vector<AlertEvent> alerts, TimePoint now) {
+                                     std::vector<NotifiedAlert> alerts, TimePoint now) {
     // Silences and inhibitions (Alertmanager's MuteStages come first).
     if (mute_filter) {
-      std::erase_if(alerts, [&](const AlertEvent& a) { return mute_filter(a.labels, now); });
+      std::erase_if(alerts, [&](const NotifiedAlert& a) { return mute_filter(a.event->labels, now); });
     }
     if (alerts.empty()) return std::nullopt;
     if (time_mute && (!node.mute_time_intervals.empty() || !node.active_time_intervals.empty()) &&
@@ -324,7 +331,7 @@ struct Dispatcher::Impl {
     std::vector<std::uint64_t> firing;
     std::vector<std::uint64_t> resolved;
     for (const auto& a : alerts) {
-      (a.resolved_at(now) ? resolved : firing).push_back(a.labels.fingerprint());
+      (a.resolved ? resolved : firing).push_back(a.event->labels.fingerprint());
     }
     const ReceiverOpts opts = receiver_opts(node.receiver);
     auto lit = log.find(LogId{node.receiver, g.key});
@@ -340,7 +347,7 @@ struct Dispatcher::Impl {
         log_now(node.receiver, g.key, firing, resolved, now);
         return std::nullopt;
       }
-      std::erase_if(alerts, [&](const AlertEvent& a) { return a.resolved_at(now); });
+      std::erase_if(alerts, [](const NotifiedAlert& a) { return a.resolved; });
     }
 
     Notification n;
@@ -357,34 +364,18 @@ struct Dispatcher::Impl {
       alerts.resize(static_cast<std::size_t>(opts.max_alerts));
     }
 
-    NotificationTemplateData& d = n.data;
-    d.receiver = go_quote_meta(node.receiver);
-    d.group_labels = g.labels;
-    d.external_url = external_url;
-    bool any_firing = false;
-    for (const auto& a : alerts) {
-      NotificationAlert na;
-      bool is_resolved = a.resolved_at(now);
-      any_firing = any_firing || !is_resolved;
-      na.status = is_resolved ? "resolved" : "firing";
-      na.labels = a.labels;
-      na.annotations = a.annotations;
-      na.starts_at = a.starts_at;
-      na.ends_at = a.ends_at;
-      na.generator_url = a.generator_url;
-      na.fingerprint = fingerprint_hex(a.labels.fingerprint());
-      d.alerts.push_back(std::move(na));
-    }
-    d.status = any_firing ? "firing" : "resolved";
-    if (!d.alerts.empty()) {
-      d.common_labels = d.alerts.front().labels;
-      d.common_annotations = d.alerts.front().annotations;
-      for (std::size_t i = 1; i < d.alerts.size(); ++i) {
-        if (d.common_labels.empty() && d.common_annotations.empty()) break;
-        d.common_labels = intersect(d.common_labels, d.alerts[i].labels);
-        d.common_annotations = intersect(d.common_annotations, d.alerts[i].annotations);
+    n.external_url = external_url;
+    // Computed from what is sent (after truncation), as Alertmanager does.
+    if (!alerts.empty()) {
+      n.common_labels = alerts.front().event->labels;
+      n.common_annotations = alerts.front().event->annotations;
+      for (std::size_t i = 1; i < alerts.size(); ++i) {
+        if (n.common_labels.empty() && n.common_annotations.empty()) break;
+        keep_common(n.common_labels, alerts[i].event->labels);
+        keep_common(n.common_annotations, alerts[i].event->annotations);
       }
     }
+    n.alerts = std::move(alerts);
     return n;
   }
 
@@ -420,9 +411,7 @@ Dispatcher::~Dispatcher() = default;
 Dispatcher::Dispatcher(Dispatcher&&) noexcept = default;
 Dispatcher& Dispatcher::operator=(Dispatcher&&) noexcept = default;
 
-void Dispatcher::receive(const std::vector<AlertEvent>& alerts, TimePoint now) {
-  impl_->receive(alerts, now);
-}
+void Dispatcher::receive(std::vector<AlertEvent> alerts, TimePoint now) { impl_->receive(alerts, now); }
 
 std::vector<Notification> Dispatcher::collect_due(TimePoint now) { return impl_->collect_due(now); }
 
@@ -480,6 +469,7 @@ DispatcherState Dispatcher::export_state() const {
     gs.receiver = impl_->nodes[g.route].receiver;
     gs.route_key = impl_->nodes[g.route].key;
     gs.group_labels = g.labels;
+    gs.alerts.reserve(g.alerts.size());
     for (const auto& [fp, a] : g.alerts) gs.alerts.push_back(a);
     gs.next_flush = g.next_flush;
     gs.has_flushed = g.has_flushed;
@@ -488,39 +478,42 @@ DispatcherState Dispatcher::export_state() const {
   return s;
 }
 
-void Dispatcher::import_state(const DispatcherState& state, TimePoint now) {
+void Dispatcher::import_state(DispatcherState state, TimePoint now) {
   impl_->log.clear();
   impl_->groups.clear();
-  for (const auto& e : state.log) {
-    NotificationLogEntry copy = e;
-    std::sort(copy.firing.begin(), copy.firing.end());
-    std::sort(copy.resolved.begin(), copy.resolved.end());
-    impl_->log[LogId{e.receiver, e.group_key}] = std::move(copy);
+  for (auto& e : state.log) {
+    std::sort(e.firing.begin(), e.firing.end());
+    std::sort(e.resolved.begin(), e.resolved.end());
+    LogId id{e.receiver, e.group_key};
+    impl_->log[std::move(id)] = std::move(e);
   }
   // Alerts are routed through the current tree; a group that is still where it was (same route
   // key and receiver) keeps its timing, others start afresh.
   std::vector<std::size_t> routes;
   for (const auto& gs : state.groups) {
-    for (const auto& a : gs.alerts) {
+    for (const SharedAlert& shared : gs.alerts) {
       routes.clear();
-      if (!impl_->nodes.empty()) impl_->match(0, a.labels, routes);
+      if (!impl_->nodes.empty()) impl_->match(0, shared->labels, routes);
+      if (routes.empty()) continue;
+      const std::uint64_t fp = shared->labels.fingerprint();
       for (std::size_t r : routes) {
         const RouteNode& node = impl_->nodes[r];
         bool same = node.key == gs.route_key && node.receiver == gs.receiver;
         if (!same) {
-          impl_->insert(r, a, now);
+          impl_->insert(r, shared, fp, now);
           continue;
         }
-        std::string key = node.key + ":" + impl_->group_labels(node, a.labels).to_string();
+        Labels gl = impl_->group_labels(node, shared->labels);
+        std::string key = node.key + ":" + gl.to_string();
         auto& g = impl_->groups[GroupId{r, key}];
         if (g.key.empty()) {
           g.route = r;
-          g.key = key;
-          g.labels = impl_->group_labels(node, a.labels);
+          g.key = std::move(key);
+          g.labels = std::move(gl);
         }
         g.next_flush = gs.next_flush;
         g.has_flushed = gs.has_flushed;
-        g.alerts[a.labels.fingerprint()] = a;
+        g.alerts[fp] = shared;
       }
     }
   }

@@ -72,7 +72,15 @@ std::optional<OutgoingAlert> send_if_needed(Alert& a, TimePoint ts, Duration res
 
 bool compile_text(const std::string& template_name, const std::string& owner, std::string_view what,
                   const std::string& key, const TemplateText& text, std::string& literal_out,
-                  std::optional<Template>& tmpl_out, std::vector<ConfigError>* errors) {
+                  std::optional<Template>& tmpl_out, std::vector<ConfigError>* errors,
+                  TemplateCache* cache) {
+  if (cache) {
+    if (auto it = cache->find(text.text); it != cache->end()) {
+      // Literal texts are never cached (they keep no template), so this one has actions.
+      tmpl_out = it->second.with_name(template_name);
+      return true;
+    }
+  }
   TemplateError err;
   std::optional<Template> t = Template::compile(template_name, text.text, &err);
   if (!t) {
@@ -87,6 +95,7 @@ bool compile_text(const std::string& template_name, const std::string& owner, st
   if (t->is_literal()) {
     literal_out = text.text;
   } else {
+    if (cache) cache->emplace(text.text, *t);
     tmpl_out = std::move(*t);
   }
   return true;
@@ -138,7 +147,8 @@ std::optional<AlertingRule> AlertingRule::build(const AlertRuleConfig& rule,
                      std::vector<CompiledText>& out) {
     CompiledText c;
     c.name = key;
-    if (!rules_detail::compile_text(tmpl_name, owner, what, key, text, c.literal, c.tmpl, errors)) {
+    if (!rules_detail::compile_text(tmpl_name, owner, what, key, text, c.literal, c.tmpl, errors,
+                                    context.templates.get())) {
       ok = false;
       return;
     }

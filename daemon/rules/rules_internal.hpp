@@ -29,9 +29,10 @@ std::optional<OutgoingAlert> send_if_needed(Alert& alert, TimePoint ts, Duration
 
 /// Compiles `text`; on error appends a ConfigError (at the text's position, with the template's
 /// own line:col) and returns false. `out` gets the literal text or the compiled template.
+/// With a `cache`, a text compiled before is not parsed again but shared under `template_name`.
 bool compile_text(const std::string& template_name, const std::string& owner,
                   std::string_view what, const std::string& key, const TemplateText& text,
                   std::string& literal_out, std::optional<Template>& tmpl_out,
-                  std::vector<ConfigError>* errors);
+                  std::vector<ConfigError>* errors, TemplateCache* cache = nullptr);
 
 }  // namespace promwatch::rules_detail

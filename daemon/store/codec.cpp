@@ -87,38 +87,39 @@ AlertEvent event_from_json(const json& j) {
 
 }  // namespace
 
-std::string encode_alert_events(const std::vector<AlertEvent>& alerts) {
+std::string encode_alert_events(const std::vector<std::shared_ptr<const AlertEvent>>& alerts) {
   json arr = json::array();
-  for (const auto& a : alerts) arr.push_back(event_to_json(a));
+  for (const auto& a : alerts) arr.push_back(event_to_json(*a));
   return to_text(arr);
 }
 
-std::vector<AlertEvent> decode_alert_events(std::string_view text) {
+std::vector<std::shared_ptr<const AlertEvent>> decode_alert_events(std::string_view text) {
   auto j = json::parse(text);
   if (!j.is_array()) throw std::runtime_error("alert list is not a JSON array");
-  std::vector<AlertEvent> out;
+  std::vector<std::shared_ptr<const AlertEvent>> out;
   out.reserve(j.size());
-  for (const auto& e : j) out.push_back(event_from_json(e));
+  for (const auto& e : j) out.push_back(std::make_shared<const AlertEvent>(event_from_json(e)));
   return out;
 }
 
 std::string encode_notification(const Notification& n) {
   json alerts = json::array();
-  for (const auto& a : n.data.alerts) {
-    alerts.push_back(json{{"status", a.status},
-                          {"labels", labels_to_json(a.labels)},
-                          {"annotations", labels_to_json(a.annotations)},
-                          {"starts_at", to_ms(a.starts_at)},
-                          {"ends_at", to_ms(a.ends_at)},
-                          {"generator_url", a.generator_url},
-                          {"fingerprint", a.fingerprint}});
+  for (const auto& a : n.alerts) {
+    alerts.push_back(json{{"status", a.status()},
+                          {"labels", labels_to_json(a.event->labels)},
+                          {"annotations", labels_to_json(a.event->annotations)},
+                          {"starts_at", to_ms(a.event->starts_at)},
+                          {"ends_at", to_ms(a.ends_at())},
+                          {"generator_url", a.event->generator_url},
+                          {"fingerprint", fingerprint_hex(a.event->labels.fingerprint())}});
   }
-  json data{{"status", n.data.status},
-            {"receiver", n.data.receiver},
-            {"group_labels", labels_to_json(n.data.group_labels)},
-            {"common_labels", labels_to_json(n.data.common_labels)},
-            {"common_annotations", labels_to_json(n.data.common_annotations)},
-            {"external_url", n.data.external_url},
+  // The template data's layout, as stored before notifications shared their alerts.
+  json data{{"status", n.status()},
+            {"receiver", go_quote_meta(n.receiver)},
+            {"group_labels", labels_to_json(n.group_labels)},
+            {"common_labels", labels_to_json(n.common_labels)},
+            {"common_annotations", labels_to_json(n.common_annotations)},
+            {"external_url", n.external_url},
             {"alerts", std::move(alerts)}};
   json j{{"receiver", n.receiver},
          {"group_key", n.group_key},
@@ -142,23 +143,19 @@ Notification decode_notification(std::string_view text) {
   n.group_labels = labels_from_json(field(j, "group_labels"));
   n.group_interval = Duration{i64(j, "group_interval_ms")};
   n.repeat_interval = Duration{i64(j, "repeat_interval_ms")};
+  // status, receiver, group labels and fingerprints are derived from the rest.
   const json& d = field(j, "data");
-  n.data.status = str(d, "status");
-  n.data.receiver = str(d, "receiver");
-  n.data.group_labels = labels_from_json(field(d, "group_labels"));
-  n.data.common_labels = labels_from_json(field(d, "common_labels"));
-  n.data.common_annotations = labels_from_json(field(d, "common_annotations"));
-  n.data.external_url = str(d, "external_url");
+  n.common_labels = labels_from_json(field(d, "common_labels"));
+  n.common_annotations = labels_from_json(field(d, "common_annotations"));
+  n.external_url = str(d, "external_url");
   for (const auto& a : field(d, "alerts")) {
-    NotificationAlert na;
-    na.status = str(a, "status");
-    na.labels = labels_from_json(field(a, "labels"));
-    na.annotations = labels_from_json(field(a, "annotations"));
-    na.starts_at = tp(a, "starts_at");
-    na.ends_at = tp(a, "ends_at");
-    na.generator_url = str(a, "generator_url");
-    na.fingerprint = str(a, "fingerprint");
-    n.data.alerts.push_back(std::move(na));
+    AlertEvent e;
+    e.labels = labels_from_json(field(a, "labels"));
+    e.annotations = labels_from_json(field(a, "annotations"));
+    e.starts_at = tp(a, "starts_at");
+    e.ends_at = tp(a, "ends_at");
+    e.generator_url = str(a, "generator_url");
+    n.alerts.push_back(NotifiedAlert{std::make_shared<const AlertEvent>(std::move(e)), str(a, "status") == "resolved"});
   }
   n.truncated_alerts = field(j, "truncated_alerts").get<std::uint64_t>();
   n.firing = field(j, "firing").get<std::vector<std::uint64_t>>();
@@ -226,7 +223,7 @@ std::uint64_t digest(const AggregationGroupState& g) {
   Digest d;
   d.add(u(g.next_flush)).add(g.has_flushed ? 1 : 0).add(static_cast<std::uint64_t>(g.alerts.size()));
   for (const auto& a : g.alerts) {
-    d.add(a.labels).add(a.annotations).add(u(a.starts_at)).add(u(a.ends_at)).add(a.generator_url);
+    d.add(a->labels).add(a->annotations).add(u(a->starts_at)).add(u(a->ends_at)).add(a->generator_url);
   }
   return d.value();
 }

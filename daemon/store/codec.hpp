@@ -41,8 +41,8 @@ Labels decode_labels(std::string_view text);
 std::string encode_fingerprints(const std::vector<std::uint64_t>& fps);
 std::vector<std::uint64_t> decode_fingerprints(std::string_view text);
 
-std::string encode_alert_events(const std::vector<AlertEvent>& alerts);
-std::vector<AlertEvent> decode_alert_events(std::string_view text);
+std::string encode_alert_events(const std::vector<std::shared_ptr<const AlertEvent>>& alerts);
+std::vector<std::shared_ptr<const AlertEvent>> decode_alert_events(std::string_view text);
 
 std::string encode_notification(const Notification& n);
 Notification decode_notification(std::string_view text);

@@ -42,8 +42,11 @@ class Exec {
     int col = last_nl < 0 ? p : p - (last_nl + 1);
     if (line == 1 && tree_->source == in_.main->source) col += in_.line1_col_offset;
     const std::string& ctx = context;
-    throw ExecAbort{"template: " + tree_->parse_name + ":" + std::to_string(line) + ":" + std::to_string(col) +
-                    ": executing \"" + tree_->name + "\" at <" + ctx + ">: " + msg};
+    const bool renamed = in_.main_name != nullptr;
+    const std::string& parse_name = renamed && tree_->source == in_.main->source ? *in_.main_name : tree_->parse_name;
+    const std::string& name = renamed && tree_ == in_.main ? *in_.main_name : tree_->name;
+    throw ExecAbort{"template: " + parse_name + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                    ": executing \"" + name + "\" at <" + ctx + ">: " + msg};
   }
 
   void step(int pos) {

@@ -25,6 +25,9 @@ struct ExecInput {
   Value dot;
   std::vector<std::pair<std::string, Value>> vars;  // predeclared variables besides `$`
   int line1_col_offset = 0;  // Prometheus prepends its variable definitions on line 1
+  // The name errors give the main text when it was compiled under another one and shared
+  // (Template::with_name); null: the name it was parsed under.
+  const std::string* main_name = nullptr;
 };
 
 /// Renders; on a runtime error returns false with `*error` in Go's shape:

@@ -145,6 +145,7 @@ std::string Template::render_alert(const AlertTemplateData& data) const {
              {"$value", obj->values[3]}};
   in.dot = Value::object(obj);
   in.line1_col_offset = static_cast<int>(kAlertPrelude.size());
+  in.main_name = &impl_->name;
   std::string out, err;
   if (!execute(in, &out, &err))
     return "<error expanding template: error executing template " + impl_->name + ": " + err + ">";
@@ -187,9 +188,18 @@ std::string Template::render_notification(const NotificationTemplateData& data) 
   in.ctx.mode = Mode::Notification;
   in.ctx.external_url = data.external_url;
   in.dot = Value::object(obj);
+  in.main_name = &impl_->name;
   std::string out, err;
   if (!execute(in, &out, &err)) return "<error expanding template: " + err + ">";
   return out;
+}
+
+Template Template::with_name(std::string_view name) const {
+  auto impl = std::make_shared<Impl>(*impl_);  // the parse trees are shared, not copied
+  impl->name = std::string(name);
+  Template t;
+  t.impl_ = std::move(impl);
+  return t;
 }
 
 const std::string& Template::text() const { return impl_->text; }

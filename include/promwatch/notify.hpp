@@ -42,27 +42,50 @@ struct AlertEvent {
   bool resolved_at(TimePoint now) const { return ends_at != TimePoint{} && ends_at <= now; }
 };
 
+/// One alert of a notification. The event is the one the dispatcher holds: an `AlertEvent` is
+/// immutable once received, so notifications share it instead of copying it (a message about
+/// 10,000 alerts costs 10,000 pointers, and copying a `Notification` stays cheap). Never
+/// modified once shared, so a copy may be read on another thread (the state store's worker).
+struct NotifiedAlert {
+  std::shared_ptr<const AlertEvent> event;  ///< never null
+  bool resolved = false;  ///< its status at the flush: resolved, else firing
+
+  /// "resolved" or "firing".
+  std::string_view status() const { return resolved ? "resolved" : "firing"; }
+  /// The end time receivers are told: the event's once resolved; zero (Go's zero time) while
+  /// firing, also when the event carries a "valid until" time in the future (Alertmanager).
+  TimePoint ends_at() const { return resolved ? event->ends_at : TimePoint{}; }
+};
+
 /// One message for one receiver about one aggregation group: the value the dispatcher hands to
-/// delivery. Self-contained; cheap enough to copy.
+/// delivery. Self-contained (the alerts are shared, immutable values) and cheap to copy.
 struct Notification {
   std::string receiver;   ///< the receiver's name as configured
   std::string group_key;  ///< `{}/{route matchers}:{group labels}`
   Labels group_labels;
   Duration group_interval{0};
   Duration repeat_interval{0};
-  /// What receivers render: status ("firing" when any listed alert fires), receiver (the name
-  /// passed through Go's regexp.QuoteMeta, as Alertmanager does), group/common labels, common
-  /// annotations, external URL, and the alerts (firing and resolved, sorted as Alertmanager
-  /// sorts them; resolved ones left out when the receiver has `send_resolved = false`;
-  /// at most `max_alerts`).
-  NotificationTemplateData data;
+  /// The alerts to report, firing and resolved, sorted as Alertmanager sorts them; resolved ones
+  /// left out when the receiver has `send_resolved = false`; at most `max_alerts`.
+  std::vector<NotifiedAlert> alerts;
+  Labels common_labels;       ///< the labels every listed alert has, with the same value
+  Labels common_annotations;  ///< likewise for annotations
+  std::string external_url;
   std::uint64_t truncated_alerts = 0;  ///< alerts left out by `max_alerts`
   /// Fingerprints of every firing / resolved alert of the group at the flush (before the
   /// send_resolved filter and truncation): what the notification log records on success.
   std::vector<std::uint64_t> firing;
   std::vector<std::uint64_t> resolved;
   TimePoint created_at;  ///< the flush time
+
+  /// "firing" when any listed alert fires, else "resolved".
+  std::string_view status() const;
 };
+
+/// What notification templates (`title`/`text`) see for `n`: Alertmanager's template.Data, with
+/// the receiver name passed through Go's regexp.QuoteMeta as Alertmanager does. It copies every
+/// listed alert, so build it to render and drop it.
+NotificationTemplateData notification_template_data(const Notification& n);
 
 /// The notification log entry for (receiver, group key): what was last delivered.
 struct NotificationLogEntry {
@@ -78,7 +101,9 @@ struct AggregationGroupState {
   std::string receiver;
   std::string route_key;  ///< `{}/{...}`: identifies the route across restarts and reloads
   Labels group_labels;
-  std::vector<AlertEvent> alerts;
+  /// The alerts, shared with the dispatcher (never null, never modified: to change one, replace
+  /// it). Exporting 100,000 alerts copies 100,000 pointers, not the alerts (~60 MB per export).
+  std::vector<std::shared_ptr<const AlertEvent>> alerts;
   TimePoint next_flush;
   bool has_flushed = false;
 };
@@ -130,13 +155,15 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  /// Inserts or replaces (by label set) each alert in every group its labels route to. This is
-  /// an upsert, not a snapshot: an alert absent from a later call keeps its last state, so
+  /// Inserts or replaces (by label set) each alert in every group its labels route to. The
+  /// events are taken by value and kept, shared with every group and notification that includes
+  /// them: pass the vector with std::move and no alert is copied. This is an upsert, not a
+  /// snapshot: an alert absent from a later call keeps its last state, so
   /// evaluation must send a resolved event (ends_at set) when an alert resolves. A resolved
   /// event that ended before the held alert started (a late resend of an earlier instance) is
   /// ignored. A new group flushes after group_wait, or at once when the alert started more than
   /// group_wait ago and the group has not flushed yet (Alertmanager).
-  void receive(const std::vector<AlertEvent>& alerts, TimePoint now);
+  void receive(std::vector<AlertEvent> alerts, TimePoint now);
 
   /// Flushes every group whose time has come and returns the notifications that are needed.
   /// Resolved alerts are removed from a group after a flush that included them; empty groups
@@ -165,12 +192,12 @@ class Dispatcher {
   /// Alerts held over all groups (an alert in two groups counts twice).
   std::size_t alert_count() const;
 
-  /// The log and every group as plain values.
+  /// The log and every group as plain values; the alerts are shared, not copied.
   DispatcherState export_state() const;
   /// Replaces the log and the groups. Every saved alert is routed through the current tree; a
   /// group that lands where it was (same route key and receiver) keeps its next flush time,
-  /// other groups start as new ones would at `now`.
-  void import_state(const DispatcherState& state, TimePoint now);
+  /// other groups start as new ones would at `now`. The alerts are shared, not copied.
+  void import_state(DispatcherState state, TimePoint now);
 
  private:
   struct Impl;
@@ -190,12 +217,17 @@ std::string format_alert_time(TimePoint t);
 
 /// Alertmanager 0.25's webhook message (version "4") for `n`, field for field and in the same
 /// field order: receiver, status, alerts[], groupLabels, commonLabels, commonAnnotations,
-/// externalURL, version, groupKey, truncatedAlerts. Byte for byte as Go's json.Encoder writes it
-/// (`<`, `>`, `&` escaped as `\u003c`…, a trailing newline), checked against Alertmanager 0.25.
+/// externalURL, version, groupKey, truncatedAlerts. Byte for byte as Go 1.19's json.Encoder
+/// writes it (Debian's Alertmanager 0.25 is built with it), checked against Alertmanager 0.25:
+/// `<`, `>`, `&` escaped as `\u003c`…, control characters other than `\n \r \t` as `\u00XX`,
+/// U+2028/U+2029 as `\u2028`/`\u2029`, every byte of invalid UTF-8 as `\ufffd`, and a trailing
+/// newline. Written straight into one string (no JSON tree): about the size of the result.
 std::string webhook_payload(const Notification& n);
 
 /// The Alertmanager API v2 body for POST /api/v2/alerts:
-/// `[{labels, annotations, startsAt, endsAt, generatorURL}]` (zero times left out).
+/// `[{labels, annotations, startsAt, endsAt, generatorURL}]` (zero times left out). Compact
+/// JSON with the short escapes (`\b \f \n \r \t`), other control characters as `\u00XX`, every
+/// other character as is, and every byte of invalid UTF-8 as `\ufffd` (as Go does).
 std::string alertmanager_v2_payload(const std::vector<AlertEvent>& alerts);
 
 }  // namespace promwatch

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,10 +106,17 @@ struct OutgoingAlert {
   bool resolved = false;
 };
 
+/// Label and annotation templates already compiled, by text.
+using TemplateCache = std::unordered_map<std::string, Template>;
+
 /// What rule templates see besides the sample: `$externalLabels` and `$externalURL`.
 struct RuleContext {
   Labels external_labels;
   std::string external_url;
+  /// When set, rules built with this context compile each distinct template text once and share
+  /// it (each under its own name, for its errors): 1,000 rules with the same annotation hold one
+  /// parse tree, not 1,000. `compile_config` sets one per configuration load.
+  std::shared_ptr<TemplateCache> templates = nullptr;
 };
 
 /// The outcome of one evaluation.

@@ -108,21 +108,16 @@ Notification sample(const std::string& receiver, Duration group_interval = 10s) 
   n.group_interval = group_interval;  // also the cap of backoff and Retry-After
   n.repeat_interval = 4h;
   n.created_at = now();
-  NotificationAlert a;
-  a.status = "firing";
+  AlertEvent a;
   a.labels = Labels{{"alertname", "HighCPU"}, {"instance", "web-1:9100"}, {"severity", "critical"}};
   a.annotations = Labels{{"summary", "CPU above 90% on web-1"}};
   a.starts_at = now() - 5min;
   a.generator_url = "http://promwatch.example:9097/rules#HighCPU";
-  a.fingerprint = fingerprint_hex(a.labels.fingerprint());
-  n.data.status = "firing";
-  n.data.receiver = receiver;
-  n.data.group_labels = n.group_labels;
-  n.data.common_labels = a.labels;
-  n.data.common_annotations = a.annotations;
-  n.data.external_url = "http://promwatch.example:9097";
-  n.data.alerts.push_back(a);
+  n.common_labels = a.labels;
+  n.common_annotations = a.annotations;
+  n.external_url = "http://promwatch.example:9097";
   n.firing.push_back(a.labels.fingerprint());
+  n.alerts.push_back(NotifiedAlert{std::make_shared<const AlertEvent>(std::move(a)), false});
   return n;
 }
 
@@ -428,7 +423,9 @@ TEST(ChatDiscord, NoMentionsAnd204) {
   rc.url = p.url() + "/api/webhooks/1/DCTOKEN";
   Harness h;
   Notification n = sample("dc");
-  n.data.alerts[0].labels.set("team", "@everyone");
+  AlertEvent mention = *n.alerts[0].event;  // alerts are shared and immutable: replace it
+  mention.labels.set("team", "@everyone");
+  n.alerts[0].event = std::make_shared<const AlertEvent>(std::move(mention));
   EXPECT_EQ(h.deliver(rc, n).result, "success");
   EXPECT_EQ(p.problems(), std::vector<std::string>{});
 }

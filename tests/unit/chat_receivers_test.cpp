@@ -101,12 +101,7 @@ Notification make_notification(const std::string& receiver, std::vector<Notifica
   n.group_interval = 5min;
   n.repeat_interval = 4h;
   n.created_at = t0 + 30min;
-  bool firing = false;
-  for (const auto& a : alerts) firing = firing || a.status == "firing";
-  n.data.status = firing ? "firing" : "resolved";
-  n.data.receiver = receiver;
-  n.data.group_labels = group_labels;
-  n.data.external_url = "http://promwatch.example:9097";
+  n.external_url = "http://promwatch.example:9097";
   if (!alerts.empty()) {
     // Labels and annotations every alert shares.
     Labels common = alerts[0].labels;
@@ -119,11 +114,26 @@ Notification make_notification(const std::string& receiver, std::vector<Notifica
         if (a.annotations.get(l.name) != l.value) common_ann.erase(l.name);
       }
     }
-    n.data.common_labels = common;
-    n.data.common_annotations = common_ann;
+    n.common_labels = common;
+    n.common_annotations = common_ann;
   }
-  n.data.alerts = std::move(alerts);
+  for (auto& a : alerts) {
+    AlertEvent e;
+    e.labels = std::move(a.labels);
+    e.annotations = std::move(a.annotations);
+    e.starts_at = a.starts_at;
+    e.ends_at = a.ends_at;
+    e.generator_url = std::move(a.generator_url);
+    n.alerts.push_back(NotifiedAlert{std::make_shared<const AlertEvent>(std::move(e)), a.status == "resolved"});
+  }
   return n;
+}
+
+// Notifications share their (immutable) alerts: a test changes one by replacing it.
+void set_annotation(Notification& n, std::size_t i, const std::string& name, const std::string& value) {
+  AlertEvent e = *n.alerts[i].event;
+  e.annotations.set(name, value);
+  n.alerts[i].event = std::make_shared<const AlertEvent>(std::move(e));
 }
 
 Notification case_notification(const std::string& receiver, const std::string& which) {
@@ -652,7 +662,7 @@ TEST(ChatReceivers, HugeAnnotationIsTruncatedNotRejected) {
   for (const char* platform : kPlatforms) {
     ReceiverConfig rc = platform_config(platform);
     Notification n = case_notification(rc.name, "firing");
-    n.data.alerts[0].annotations.set("description", std::string(100000, 'x'));
+    set_annotation(n, 0, "description", std::string(100000, 'x'));
     std::string error;
     auto requests = make(rc)->build_requests(n, &error);
     ASSERT_EQ(requests.size(), 1u) << platform;
@@ -692,7 +702,7 @@ TEST(ChatReceivers, MentionsOnlyOnTheFirstPart) {
   rc.at_all = true;
   std::string error;
   Notification n = case_notification(rc.name, "many");
-  for (auto& a : n.data.alerts) a.annotations.set("description", std::string(1500, 'd'));
+  for (std::size_t i = 0; i < n.alerts.size(); ++i) set_annotation(n, i, "description", std::string(1500, 'd'));
   auto requests = make(rc)->build_requests(n, &error);
   ASSERT_GT(requests.size(), 1u);
   json first = json::parse(requests[0].body);

@@ -70,7 +70,7 @@ Labels cpu(std::string instance) {
 
 std::vector<std::string> instances(const Notification& n) {
   std::vector<std::string> out;
-  for (const auto& a : n.data.alerts) out.emplace_back(a.labels.get("instance"));
+  for (const auto& a : n.alerts) out.emplace_back(a.event->labels.get("instance"));
   return out;
 }
 
@@ -91,9 +91,9 @@ TEST(Dispatcher, GroupWaitThenOneNotificationWithAllAlerts) {
   EXPECT_EQ(n.receiver, "team");
   EXPECT_EQ(n.group_key, R"({}:{alertname="HighCPU"})");
   EXPECT_EQ(n.group_labels, (Labels{{"alertname", "HighCPU"}}));
-  EXPECT_EQ(n.data.status, "firing");
+  EXPECT_EQ(n.status(), "firing");
   EXPECT_EQ(instances(n), (std::vector<std::string>{"a:9100", "b:9100"}));  // sorted by instance
-  EXPECT_EQ(n.data.common_labels, (Labels{{"alertname", "HighCPU"}, {"cluster", "prod"}, {"job", "node"}}));
+  EXPECT_EQ(n.common_labels, (Labels{{"alertname", "HighCPU"}, {"cluster", "prod"}, {"job", "node"}}));
   EXPECT_EQ(n.group_interval, 5min);
   EXPECT_EQ(n.repeat_interval, 4h);
   EXPECT_EQ(n.firing.size(), 2u);
@@ -161,12 +161,12 @@ TEST(Dispatcher, ResolvedWithSendResolved) {
   auto second = d.collect_due(t0 + 5min + 30s);
   ASSERT_EQ(second.size(), 1u);
   const auto& n = second[0];
-  EXPECT_EQ(n.data.status, "firing");
-  ASSERT_EQ(n.data.alerts.size(), 2u);
-  EXPECT_EQ(n.data.alerts[0].status, "firing");
-  EXPECT_EQ(n.data.alerts[0].ends_at, TimePoint{});
-  EXPECT_EQ(n.data.alerts[1].status, "resolved");
-  EXPECT_EQ(n.data.alerts[1].ends_at, t0 + 2min);
+  EXPECT_EQ(n.status(), "firing");
+  ASSERT_EQ(n.alerts.size(), 2u);
+  EXPECT_EQ(n.alerts[0].status(), "firing");
+  EXPECT_EQ(n.alerts[0].ends_at(), TimePoint{});
+  EXPECT_EQ(n.alerts[1].status(), "resolved");
+  EXPECT_EQ(n.alerts[1].ends_at(), t0 + 2min);
   EXPECT_EQ(n.resolved, (std::vector<std::uint64_t>{cpu("b:9100").fingerprint()}));
   d.record_delivered(n, t0 + 5min + 30s);
   // The resolved alert left the group after the flush; nothing changed since.
@@ -216,8 +216,8 @@ TEST(Dispatcher, AllResolvedNotifiesAndClearsTheGroup) {
   d.receive({resolved(a, t0 + 1min)}, t0 + 1min);
   auto second = d.collect_due(t0 + 5min + 30s);
   ASSERT_EQ(second.size(), 1u);
-  EXPECT_EQ(second[0].data.status, "resolved");
-  EXPECT_EQ(second[0].data.alerts.at(0).status, "resolved");
+  EXPECT_EQ(second[0].status(), "resolved");
+  EXPECT_EQ(second[0].alerts.at(0).status(), "resolved");
   EXPECT_TRUE(second[0].firing.empty());
   EXPECT_EQ(d.group_count(), 0u);
   EXPECT_FALSE(d.next_wakeup().has_value());
@@ -245,8 +245,8 @@ TEST(Dispatcher, FutureEndsAtCountsAsFiringUntilItPasses) {
   d.receive({a}, t0);
   auto ns = d.collect_due(t0 + 30s);
   ASSERT_EQ(ns.size(), 1u);
-  EXPECT_EQ(ns[0].data.alerts[0].status, "firing");
-  EXPECT_EQ(ns[0].data.alerts[0].ends_at, TimePoint{});
+  EXPECT_EQ(ns[0].alerts[0].status(), "firing");
+  EXPECT_EQ(ns[0].alerts[0].ends_at(), TimePoint{});
 }
 
 TEST(Dispatcher, StaleResolveDoesNotEndANewerFiring) {
@@ -256,7 +256,7 @@ TEST(Dispatcher, StaleResolveDoesNotEndANewerFiring) {
   d.receive({resolved(old, t0 - 30min)}, t0 + 1s);
   auto ns = d.collect_due(t0 + 30s);
   ASSERT_EQ(ns.size(), 1u);
-  EXPECT_EQ(ns[0].data.alerts.at(0).status, "firing");
+  EXPECT_EQ(ns[0].alerts.at(0).status(), "firing");
 }
 
 TEST(Dispatcher, RefiringReplacesAResolvedAlert) {
@@ -267,8 +267,8 @@ TEST(Dispatcher, RefiringReplacesAResolvedAlert) {
   d.receive({firing(cpu("a"), t0 + 10s)}, t0 + 10s);
   auto ns = d.collect_due(t0 + 30s);
   ASSERT_EQ(ns.size(), 1u);
-  EXPECT_EQ(ns[0].data.alerts.at(0).status, "firing");
-  EXPECT_EQ(ns[0].data.alerts.at(0).starts_at, t0 + 10s);
+  EXPECT_EQ(ns[0].alerts.at(0).status(), "firing");
+  EXPECT_EQ(ns[0].alerts.at(0).event->starts_at, t0 + 10s);
 }
 
 TEST(Dispatcher, UnknownGroupByLabelsAreLeftOut) {
@@ -556,6 +556,85 @@ TEST(Payload, AlertmanagerV2Body) {
   EXPECT_EQ(alertmanager_v2_payload({}), "[]");
 }
 
+// Every character class Go's encoder treats specially. The expected body is what Alertmanager
+// 0.25 (Debian's, built with Go 1.19: no short \b \f escapes yet) sent to a webhook for this
+// alert, byte for byte: control characters as \u00XX except \n \r \t, DEL as is, <>& escaped,
+// U+2028/U+2029 escaped, a valid U+FFFD and other UTF-8 as is.
+TEST(Payload, WebhookEscapingMatchesAlertmanager025) {
+  const std::string v = "a\b b\f c\x01 d\x1f e\x7f f<>& g\u2028h\u2029 i\ufffd j\"\\ k\n\r\t l\u00e9\U0001F600";
+  Dispatcher d(make_route("hook", {"alertname"}, 0s), {make_receiver_config("hook")}, "http://vm:19451");
+  AlertEvent a;
+  a.labels = Labels{{"alertname", "Esc"}, {"v", v}};
+  a.annotations = Labels{{"s", v}};
+  a.starts_at = t0;
+  a.generator_url = "http://g/?a=1&b=<2>";
+  d.receive({a}, t0 + 1min);
+  auto ns = d.collect_due(t0 + 1min);
+  ASSERT_EQ(ns.size(), 1u);
+  const std::string ev =
+      R"(a\u0008 b\u000c c\u0001 d\u001f e)"
+      "\x7f"
+      R"( f\u003c\u003e\u0026 g\u2028h\u2029 i)"
+      "\xef\xbf\xbd"
+      R"( j\"\\ k\n\r\t l)"
+      "\xc3\xa9\xf0\x9f\x98\x80";
+  EXPECT_EQ(webhook_payload(ns[0]),
+            R"({"receiver":"hook","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"Esc","v":")" +
+                ev + R"("},"annotations":{"s":")" + ev +
+                R"("},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://g/?a=1\u0026b=\u003c2\u003e","fingerprint":"3bcc8c7e9455a327"}],"groupLabels":{"alertname":"Esc"},"commonLabels":{"alertname":"Esc","v":")" +
+                ev + R"("},"commonAnnotations":{"s":")" + ev +
+                R"("},"externalURL":"http://vm:19451","version":"4","groupKey":"{}:{alertname=\"Esc\"}","truncatedAlerts":0})"
+                "\n");
+}
+
+// Invalid UTF-8 cannot reach a webhook through Alertmanager (its JSON decoder replaces it on
+// input), so this follows Go's encoder (encoding/json, encodeState.string): every byte that does
+// not start a well-formed sequence becomes \ufffd, and the text goes on after it.
+TEST(Payload, InvalidUtf8IsReplacedAsGoDoes) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"x\xff\xfey", R"(x\ufffd\ufffdy)"},                    // bytes that never start a character
+      {"\x80z", R"(\ufffdz)"},                                 // a stray continuation byte
+      {"a\xe2\x82", R"(a\ufffd\ufffd)"},                      // truncated at the end: one per byte
+      {"\xe2\x82z", R"(\ufffd\ufffdz)"},                      // truncated before an ASCII byte
+      {"\xc0\xaf", R"(\ufffd\ufffd)"},                        // overlong '/'
+      {"\xe0\x80\xaf", R"(\ufffd\ufffd\ufffd)"},              // overlong, three bytes
+      {"\xed\xa0\x80", R"(\ufffd\ufffd\ufffd)"},              // a UTF-16 surrogate
+      {"\xf4\x90\x80\x80", R"(\ufffd\ufffd\ufffd\ufffd)"},    // above U+10FFFF
+      {"\xf4\x8f\xbf\xbf<", "\xf4\x8f\xbf\xbf\\u003c"},        // U+10FFFF itself is valid
+      {"\xe2\x80\xa8\xe2\x80", R"(\u2028\ufffd\ufffd)"},      // U+2028, then a truncated one
+      {std::string("n\0l", 3), R"(n\u0000l)"},
+  };
+  for (const auto& [raw, escaped] : cases) {
+    Notification n;
+    n.receiver = "r";
+    n.external_url = raw;
+    const std::string body = webhook_payload(n);
+    const std::string want = R"("externalURL":")" + escaped + R"(",)";
+    EXPECT_NE(body.find(want), std::string::npos) << body << "\nwant " << want;
+  }
+}
+
+// The Alertmanager API body keeps the bytes it had when nlohmann-json wrote it (short escapes,
+// nothing else escaped); invalid UTF-8 is replaced as in the webhook.
+TEST(Payload, AlertmanagerV2Escaping) {
+  AlertEvent a;
+  a.labels = Labels{{"alertname", "A"}, {"v", "a\b\f\n\r\t\x01\x7f<>&\u2028\"\\\xff\u00e9"}};
+  a.generator_url = "u";
+  EXPECT_EQ(alertmanager_v2_payload({a}),
+            R"([{"labels":{"alertname":"A","v":"a\b\f\n\r\t\u0001)"
+            "\x7f<>&\xe2\x80\xa8"
+            R"(\"\\\ufffd)"
+            "\xc3\xa9"
+            R"("},"annotations":{},"generatorURL":"u"}])");
+  a.starts_at = t0;
+  a.ends_at = t0 + 1500ms;
+  a.annotations = Labels{{"s", "x"}};
+  EXPECT_EQ(alertmanager_v2_payload({a, a}).substr(0, 2), "[{");
+  EXPECT_NE(alertmanager_v2_payload({a}).find(
+                R"("annotations":{"s":"x"},"startsAt":"2026-01-01T00:00:00Z","endsAt":"2026-01-01T00:00:01.5Z","generatorURL":"u"})"),
+            std::string::npos);
+}
+
 TEST(Payload, QuoteMeta) {
   EXPECT_EQ(go_quote_meta("a.b+c*d?(e)|[f]{g}^h$\\"), "a\\.b\\+c\\*d\\?\\(e\\)\\|\\[f\\]\\{g\\}\\^h\\$\\\\");
   EXPECT_EQ(go_quote_meta("ops-team_1"), "ops-team_1");
@@ -571,15 +650,11 @@ Notification sample_notification(std::string receiver, std::string group_key = "
   n.group_key = std::move(group_key);
   n.group_interval = group_interval;
   n.repeat_interval = 4h;
-  n.data.receiver = go_quote_meta(receiver);
-  n.data.status = "firing";
   for (int i = 0; i < alerts; ++i) {
-    NotificationAlert a;
-    a.status = "firing";
+    AlertEvent a;
     a.labels = Labels{{"alertname", "A"}, {"i", std::to_string(i)}};
     a.starts_at = t0;
-    a.fingerprint = fingerprint_hex(a.labels.fingerprint());
-    n.data.alerts.push_back(a);
+    n.alerts.push_back(NotifiedAlert{std::make_shared<const AlertEvent>(std::move(a)), false});
   }
   n.created_at = t0;
   return n;
@@ -795,7 +870,7 @@ TEST_F(DeliveryFixture, NewerMessageReplacesThePendingOne) {
   ASSERT_TRUE(run_until([&] { return reports.size() >= 3; }));
   EXPECT_EQ(results(), (std::vector<std::string>{"retry", "dropped", "success"}));
   EXPECT_EQ(reports[1].reason, "superseded");
-  EXPECT_EQ(reports[2].notification->data.alerts.size(), 2u);
+  EXPECT_EQ(reports[2].notification->alerts.size(), 2u);
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 2u);
   EXPECT_EQ(json::parse(reqs[1].body), json::parse(webhook_payload(newer)));
@@ -816,8 +891,8 @@ TEST_F(DeliveryFixture, NewerMessageWaitsForTheOneInFlight) {
   EXPECT_EQ(dl->queue_length(), 2u);
   ASSERT_TRUE(run_until([&] { return reports.size() >= 3; }));
   EXPECT_EQ(results(), (std::vector<std::string>{"dropped", "success", "success"}));
-  EXPECT_EQ(reports[1].notification->data.alerts.size(), 1u);
-  EXPECT_EQ(reports[2].notification->data.alerts.size(), 3u);
+  EXPECT_EQ(reports[1].notification->alerts.size(), 1u);
+  EXPECT_EQ(reports[2].notification->alerts.size(), 3u);
 }
 
 TEST_F(DeliveryFixture, HangingReceiverDoesNotDelayAnother) {

@@ -1017,3 +1017,23 @@ TEST(ClockStep, HeartbeatMembersMoveWithTheClock) {
   EXPECT_EQ(state.members[0].last_seen_up, T(0) - 1h);
   EXPECT_EQ(state.last_success, T(0) - 1h);
 }
+
+// Rules built with one template cache (one config load) share the parse of an annotation text
+// they have in common; each still renders, and names itself in runtime errors, as if compiled
+// alone.
+TEST(AlertingRule, SharedTemplateTextsKeepTheirRuleNames) {
+  RuleContext ctx{Labels{}, "", std::make_shared<TemplateCache>()};
+  const TemplateMap ann{{"summary", tt("{{ $labels.instance }} {{ humanize $labels.job }}")}};
+  AlertingRule a = make_rule(rule_config("A", 0s, 0s, {}, ann), group_config({}), ctx);
+  AlertingRule b = make_rule(rule_config("B", 0s, 0s, {}, ann), group_config({}), ctx);
+  EXPECT_EQ(ctx.templates->size(), 1u);
+  a.evaluate(ok({sample("i1")}), T(0));
+  b.evaluate(ok({sample("i1")}), T(0));
+  const std::string sa(find_alert(a, "i1")->annotations.get("summary"));
+  const std::string sb(find_alert(b, "i1")->annotations.get("summary"));
+  EXPECT_NE(sa.find("executing \"__alert_A\""), std::string::npos) << sa;
+  EXPECT_NE(sb.find("executing \"__alert_B\""), std::string::npos) << sb;
+  AlertingRule alone = make_rule(rule_config("B", 0s, 0s, {}, ann));
+  alone.evaluate(ok({sample("i1")}), T(0));
+  EXPECT_EQ(sb, find_alert(alone, "i1")->annotations.get("summary"));
+}

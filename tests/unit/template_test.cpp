@@ -624,3 +624,30 @@ TEST(Template, ConcurrentRendering) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
 }
+
+// A compiled text shared under another name (rules with the same annotation) renders exactly
+// what compiling it under that name renders, runtime errors included: they name the template,
+// also when the error is inside a {{define}} of that text.
+TEST(Template, WithNameIsCompilingUnderThatName) {
+  const Labels ext{{"cluster", "prod"}};
+  const Labels labels{{"instance", "host:9090"}, {"job", "node"}};
+  for (std::string_view text : {R"({{ $labels.instance }} is at {{ $value }})", R"({{ humanize "abc" }})",
+                                R"({{ define "x" }}{{ .Foo }}{{ end }}a{{ template "x" . }})"}) {
+    TemplateError err;
+    auto first = Template::compile("__alert_A", text, &err);
+    auto own = Template::compile("__alert_B", text, &err);
+    ASSERT_TRUE(first && own) << text;
+    const Template shared = first->with_name("__alert_B");
+    const AlertTemplateData data{labels, 1.5, ext, "http://pw:9097"};
+    EXPECT_EQ(shared.render_alert(data), own->render_alert(data)) << text;
+    EXPECT_EQ(first->render_alert(data).find("__alert_B"), std::string::npos);
+    EXPECT_EQ(shared.text(), text);
+    // The original keeps its own name.
+    auto again = Template::compile("__alert_A", text, &err);
+    EXPECT_EQ(first->render_alert(data), again->render_alert(data)) << text;
+  }
+  TemplateError err;
+  auto t = Template::compile("__alert_A", R"({{ humanize "abc" }})", &err);
+  const AlertTemplateData data{labels, 0, ext, ""};
+  EXPECT_NE(t->with_name("__alert_B").render_alert(data).find("executing \"__alert_B\""), std::string::npos);
+}

@@ -1,0 +1,105 @@
+// The notification path of workload 2: 10,000 firing alerts in one aggregation group. What the
+// dispatcher keeps per alert, what one notification about them costs, and the time to write
+// their webhook message (heap bytes via mallinfo2, as state_bench).
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "promwatch/notify.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+const promwatch::TimePoint t0(std::chrono::seconds(1'764'000'000));
+
+// The events evaluation hands over for workload 2's samples: final labels with alertname and
+// severity, the expanded summary, a generator URL.
+std::vector<promwatch::AlertEvent> events(int n) {
+  std::vector<promwatch::AlertEvent> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (const auto& s : bench::vector_samples(n)) {
+    promwatch::AlertEvent e;
+    e.labels = s.labels;
+    e.labels.erase("__name__");
+    e.labels.set("alertname", "W2Big");
+    e.labels.set("severity", "warning");
+    e.annotations = promwatch::Labels{
+        {"summary", std::string(s.labels.get("instance")) + " of bench is at " + std::to_string(s.value)}};
+    e.starts_at = t0;
+    e.generator_url = "http://127.0.0.1:19480/#rule-w2%2FW2Big";
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+promwatch::Dispatcher dispatcher() {
+  promwatch::RouteConfig route;
+  route.receiver = "sink";
+  route.group_by = {"alertname"};
+  route.group_wait = 1s;
+  route.group_interval = 1min;
+  route.repeat_interval = 1h;
+  promwatch::ReceiverConfig sink;
+  sink.name = "sink";
+  return promwatch::Dispatcher(route, {sink}, "http://127.0.0.1:19480");
+}
+
+std::size_t heap_in_use() {
+  malloc_trim(0);
+  return mallinfo2().uordblks;
+}
+
+// Heap bytes per alert: held by the dispatcher after `receive`, and added by the notification
+// that `collect_due` returns (the alerts are shared with it, not copied).
+void BM_DispatcherMemoryPerAlert(benchmark::State& state) {
+  for (auto _ : state) {
+    auto d = dispatcher();
+    auto evs = events(bench::kSeries);
+    const auto before = heap_in_use();
+    d.receive(std::move(evs), t0);
+    evs = {};
+    const auto received = heap_in_use();
+    auto due = d.collect_due(t0 + 1s);
+    if (due.size() != 1 || due[0].alerts.size() != static_cast<std::size_t>(bench::kSeries)) std::abort();
+    const auto collected = heap_in_use();
+    state.counters["held_bytes_per_alert"] = static_cast<double>(received - before) / bench::kSeries;
+    state.counters["notification_bytes_per_alert"] = static_cast<double>(collected - received) / bench::kSeries;
+  }
+}
+BENCHMARK(BM_DispatcherMemoryPerAlert)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Writing the webhook message for the 10,000 alerts.
+void BM_WebhookPayload10k(benchmark::State& state) {
+  auto d = dispatcher();
+  d.receive(events(bench::kSeries), t0);
+  auto due = d.collect_due(t0 + 1s);
+  if (due.size() != 1) std::abort();
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    std::string body = promwatch::webhook_payload(due[0]);
+    bytes = body.size();
+    benchmark::DoNotOptimize(body);
+  }
+  state.SetItemsProcessed(state.iterations() * bench::kSeries);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+  state.counters["body_bytes_per_alert"] = static_cast<double>(bytes) / bench::kSeries;
+}
+BENCHMARK(BM_WebhookPayload10k)->Unit(benchmark::kMillisecond);
+
+// The Alertmanager API body for the same 10,000 alerts.
+void BM_AlertmanagerPayload10k(benchmark::State& state) {
+  const auto evs = events(bench::kSeries);
+  for (auto _ : state) {
+    std::string body = promwatch::alertmanager_v2_payload(evs);
+    benchmark::DoNotOptimize(body);
+  }
+  state.SetItemsProcessed(state.iterations() * bench::kSeries);
+}
+BENCHMARK(BM_AlertmanagerPayload10k)->Unit(benchmark::kMillisecond);
+
+}  // namespace
