@@ -204,9 +204,15 @@ class Daemon final : public DaemonView {
     auto old_dispatcher = std::move(dispatcher_);
     if (config.route) {
       dispatcher_ = std::make_unique<Dispatcher>(*config.route, config.receivers, config.global.external_url);
+      if (old_dispatcher && dispatcher_->routes_like(*old_dispatcher)) {
+        // Routing did not change: re-routing every held alert (a second per 100,000) would
+        // give the same groups, so the running dispatcher stays, timers and all.
+        dispatcher_ = std::move(old_dispatcher);
+      } else if (old_dispatcher) {
+        dispatcher_->import_state(old_dispatcher->export_state(), now());
+      }
       dispatcher_->set_mute_filter(mute_->mute_filter());
       dispatcher_->set_time_mute_check(mute_->time_mute_check());
-      if (old_dispatcher) dispatcher_->import_state(old_dispatcher->export_state(), now());
     }
 
     forwarder_.reset();
@@ -454,11 +460,19 @@ class Daemon final : public DaemonView {
       for (std::size_t i = 0; i < group.rules().size(); ++i) {
         batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i].export_alerts());
       }
+    }
+    add_heartbeats_and_slots(batch);
+    store_->commit(std::move(batch));
+    save_dispatcher_state();
+  }
+
+  // Heartbeats (members change without transitions) and each group's last slot.
+  void add_heartbeats_and_slots(StoreBatch& batch) const {
+    for (const auto& rt : groups_) {
+      const RuleGroup& group = rt->group;
       for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
       if (rt->previous_slot != TimePoint{}) batch.put_group_evaluation(group.name(), rt->previous_slot);
     }
-    store_->commit(std::move(batch));
-    save_dispatcher_state();
   }
 
   // A store that cannot be opened or written is loud (log, metric) but not fatal: alerting
@@ -968,8 +982,12 @@ class Daemon final : public DaemonView {
     for (const auto& [group, key] : old_rule_keys) stale.delete_rule(group, key);
     for (const auto& [group, name] : old_heartbeats) stale.delete_heartbeat(group, name);
     for (const auto& [name, rt] : old_by_name) stale.delete_group(name);
+    // Rules keep their alerts under the same (group, key) they are stored under, and new rules
+    // have none: the stored alerts are current. Heartbeats and slots are written now; the
+    // dispatcher with the next coalesced save (a restart re-routes saved groups anyway).
+    add_heartbeats_and_slots(stale);
     if (store_ && !stale.empty()) store_->commit(std::move(stale));
-    save_everything();
+    schedule_state_save();
     metrics_.retain_groups(names);
     start_deadman();
     if (server_) {

@@ -29,7 +29,22 @@ struct RouteNode {
 struct ReceiverOpts {
   bool send_resolved = true;
   int max_alerts = 0;
+  bool operator==(const ReceiverOpts&) const = default;
 };
+
+bool same_matchers(const std::vector<Matcher>& a, const std::vector<Matcher>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Matcher& x, const Matcher& y) {
+    return x.type() == y.type() && x.name() == y.name() && x.value() == y.value();
+  });
+}
+
+bool same_node(const RouteNode& a, const RouteNode& b) {
+  return same_matchers(a.matchers, b.matchers) && a.receiver == b.receiver && a.group_by == b.group_by &&
+         a.group_by_all == b.group_by_all && a.group_wait == b.group_wait && a.group_interval == b.group_interval &&
+         a.repeat_interval == b.repeat_interval && a.continue_matching == b.continue_matching &&
+         a.mute_time_intervals == b.mute_time_intervals && a.active_time_intervals == b.active_time_intervals &&
+         a.key == b.key && a.children == b.children;
+}
 
 // The alerts are shared: one immutable event per received alert, whatever number of groups it
 // routes to and notifications it appears in (copying them cost ~770 B per alert).
@@ -459,6 +474,13 @@ std::size_t Dispatcher::alert_count() const {
   std::size_t n = 0;
   for (const auto& [id, g] : impl_->groups) n += g.alerts.size();
   return n;
+}
+
+bool Dispatcher::routes_like(const Dispatcher& other) const {
+  const Impl& a = *impl_;
+  const Impl& b = *other.impl_;
+  return a.external_url == b.external_url && a.receivers == b.receivers &&
+         std::equal(a.nodes.begin(), a.nodes.end(), b.nodes.begin(), b.nodes.end(), same_node);
 }
 
 DispatcherState Dispatcher::export_state() const {

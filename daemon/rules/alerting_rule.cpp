@@ -434,6 +434,24 @@ void AlertingRule::import_alerts(std::vector<Alert> alerts) {
   }
 }
 
+void AlertingRule::take_alerts_from(AlertingRule& old) {
+  // Annotations were expanded from these texts and this context; with others they are stale.
+  const bool same_annotations = config_.annotations.size() == old.config_.annotations.size() &&
+                                std::equal(config_.annotations.begin(), config_.annotations.end(),
+                                           old.config_.annotations.begin(),
+                                           [](const auto& a, const auto& b) {
+                                             return a.first == b.first && a.second.text == b.second.text;
+                                           }) &&
+                                context_.external_labels == old.context_.external_labels &&
+                                context_.external_url == old.context_.external_url;
+  active_ = std::move(old.active_);
+  old.active_.clear();  // a moved-from map is valid but unspecified
+  if (!same_annotations) {
+    for (auto& [fp, e] : active_) e.annotations_valid = false;
+  }
+  copy_status_from(old);
+}
+
 std::vector<AlertTransition> AlertingRule::restore(std::vector<Alert> saved, TimePoint down_at,
                                                    TimePoint now, const RestoreOptions& options) {
   std::vector<AlertTransition> dropped;

@@ -130,10 +130,7 @@ std::vector<std::size_t> RuleGroup::take_state_from(RuleGroup& old,
   for (std::size_t i = 0; i < rules_.size() && i < rule_keys_.size(); ++i) {
     auto it = old_index.find(rule_keys_[i]);
     if (it == old_index.end() || taken[it->second]) continue;
-    AlertingRule& from = old.rules_[it->second];
-    rules_[i].import_alerts(from.export_alerts());
-    rules_[i].copy_status_from(from);
-    from.import_alerts({});
+    rules_[i].take_alerts_from(old.rules_[it->second]);
     taken[it->second] = true;
   }
   std::vector<bool> hb_taken(old.heartbeats_.size(), false);

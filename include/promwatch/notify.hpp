@@ -130,7 +130,8 @@ struct RouteMatch {
 /// which updates the notification log. A message that fails is re-evaluated at the group's
 /// next flush against the unchanged log.
 ///
-/// Reload: build a new Dispatcher from the new config and `import_state(old.export_state())`.
+/// Reload: build a new Dispatcher from the new config; when `routes_like(old)`, keep the old one
+/// (its groups and timers stand as they are), otherwise `import_state(old.export_state())`.
 ///
 /// Thread: not thread-safe; use from one thread. Errors: none thrown after construction.
 class Dispatcher {
@@ -187,6 +188,11 @@ class Dispatcher {
   void set_time_mute_check(TimeMuteCheck check);
   /// Log entries older than this are dropped at `collect_due` (Alertmanager's data.retention).
   void set_log_retention(Duration retention);
+
+  /// True when `other` was built from an equivalent routing tree, receiver options and
+  /// external URL: every alert would route, group and notify the same way in both, so a reload
+  /// that changed none of them can keep the running dispatcher instead of re-routing every alert.
+  bool routes_like(const Dispatcher& other) const;
 
   std::size_t group_count() const;
   /// Alerts held over all groups (an alert in two groups counts twice).

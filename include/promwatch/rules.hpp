@@ -168,9 +168,14 @@ class AlertingRule {
 
   /// Every alert (pending, firing, and resolved ones within retention), as plain values.
   std::vector<Alert> export_alerts() const;
-  /// Replaces the rule's alerts with `alerts` as they are (reload carry-over). Annotations are
-  /// re-expanded at the next successful evaluation.
+  /// Replaces the rule's alerts with `alerts` as they are. Annotations are re-expanded at the
+  /// next successful evaluation.
   void import_alerts(std::vector<Alert> alerts);
+  /// Reload carry-over: moves `old`'s alerts into this rule (none is copied; `old` is left with
+  /// none) and copies its status (`copy_status_from`). Expanded annotations are kept when both
+  /// rules have the same annotation templates and external labels/URL; otherwise they are
+  /// re-expanded at the next successful evaluation.
+  void take_alerts_from(AlertingRule& old);
   /// Restores alerts saved before a restart. `down_at` is the last time the saved state was
   /// current (the last evaluation before the stop); `now` is the restart (or first evaluation)
   /// time. Firing and resolved alerts are restored as they were. Pending alerts (SPEC §2/§4):
@@ -431,7 +436,8 @@ class RuleGroup {
   }
 
   /// Reload carry-over: every rule of this group takes the alerts and status of the rule of
-  /// `old` with the same identity key (each old rule at most once); `old` loses them. Also copies
+  /// `old` with the same identity key (each old rule at most once; the alerts are moved, not
+  /// copied, see `AlertingRule::take_alerts_from`); `old` loses them. Also copies
   /// the group's last evaluation. Returns the indices of `old`'s rules whose state was not taken
   /// (the app calls `resolve_all` on them and notifies). Heartbeat rules carry over by name;
   /// the indices of `old.heartbeats()` not taken go to `*untaken_heartbeats` when non-null.

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "support/http_test_server.hpp"
@@ -269,6 +271,73 @@ TEST_F(Lifecycle, BrokenReloadKeepsTheRunningConfig) {
   HttpResult r = http_request("POST", promwatch_->url() + "/-/reload", "", {});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("rules.toml:2:"), std::string::npos) << r.body;
+}
+
+// A reload that leaves the routing alone keeps the dispatcher as it is (no second message for
+// an alert already notified) and leaves the stored alerts as they are: after the reload and a
+// SIGKILL, the restarted daemon still has the alert with its first activeAt and does not
+// notify it again.
+TEST(Reload, KeepsNotifiedAlertsAndTheirStoredStateThroughAKill) {
+  TestHttpServer datasource([](const TestRequest& r) {
+    const std::string query = r.form.count("query") ? r.form.at("query") : r.query.count("query") ? r.query.at("query") : "";
+    TestResponse out;
+    out.headers.push_back({"Content-Type", "application/json"});
+    const std::string sample = query.find('x') != std::string::npos
+                                   ? R"({"metric":{"instance":"a"},"value":[1700000000,"1"]})"
+                                   : "";
+    out.body = R"({"status":"success","data":{"resultType":"vector","result":[)" + sample + "]}}";
+    return out;
+  });
+  TestHttpServer sink([](const TestRequest&) { return TestResponse{}; });
+  const std::string rules_a = "[[groups]]\nname = \"g\"\ninterval = \"1s\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'x > 0'\n";
+  PromwatchProcess promwatch(R"([global]
+rule_files = ["rules.toml"]
+state_dir = "{{DIR}}/state"
+[datasource]
+url = ")" + datasource.url() + R"("
+[server]
+listen = "{{LISTEN}}"
+enable_lifecycle = true
+[[receivers]]
+name = "sink"
+type = "webhook"
+url = ")" + sink.url() + R"("
+[route]
+receiver = "sink"
+group_by = ["alertname"]
+group_wait = "1s"
+group_interval = "1s"
+repeat_interval = "1h"
+)",
+                             {{"rules.toml", rules_a}});
+  ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
+  auto active_at = [&](const std::string& name) -> std::string {
+    json body = json::parse(http_get(promwatch.url() + "/api/v1/alerts").body, nullptr, false);
+    if (body.is_discarded()) return "";
+    for (const auto& a : body["data"]["alerts"]) {
+      if (a["labels"]["alertname"] == name && a["state"] == "firing") return a["activeAt"];
+    }
+    return "";
+  };
+  ASSERT_TRUE(sink.wait_for_requests(1, 20s)) << promwatch.process().log();
+  const std::string first = active_at("A");
+  ASSERT_FALSE(first.empty());
+
+  promwatch.dir().write("rules.toml", rules_a + "[[groups.rules]]\nalert = \"B\"\nexpr = 'y > 0'\n");
+  HttpResult reloaded = http_request("POST", promwatch.url() + "/-/reload", "", {});
+  ASSERT_EQ(reloaded.status, 200) << reloaded.body;
+  // A few evaluations and group intervals later: the alert is the same one, notified once.
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(active_at("A"), first);
+  EXPECT_EQ(sink.requests().size(), 1u);
+
+  promwatch.process().kill_now();
+  promwatch.restart();
+  ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
+  ASSERT_TRUE(wait_until([&] { return !active_at("A").empty(); }, 10s)) << promwatch.process().log();
+  EXPECT_EQ(active_at("A"), first);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(sink.requests().size(), 1u) << promwatch.process().log();
 }
 
 TEST_F(Lifecycle, SigtermStopsGracefullyWithExitZero) {

@@ -330,6 +330,25 @@ RouteConfig tree() {
   return root;
 }
 
+TEST(Dispatcher, RoutesLikeComparesTreeReceiversAndExternalUrl) {
+  const std::vector<ReceiverConfig> receivers = {make_receiver_config("default"), make_receiver_config("pager")};
+  Dispatcher running(tree(), receivers, "http://promwatch");
+  EXPECT_TRUE(Dispatcher(tree(), receivers, "http://promwatch").routes_like(running));
+  EXPECT_FALSE(Dispatcher(tree(), receivers, "http://other").routes_like(running));
+  EXPECT_FALSE(Dispatcher(tree(), {make_receiver_config("default", false), make_receiver_config("pager")},
+                          "http://promwatch")
+                   .routes_like(running));
+  RouteConfig waits_longer = tree();
+  waits_longer.routes[0].group_wait += 1s;
+  EXPECT_FALSE(Dispatcher(waits_longer, receivers, "http://promwatch").routes_like(running));
+  RouteConfig other_matcher = tree();
+  other_matcher.routes[0].matchers = {M(R"(severity=~"critical")")};
+  EXPECT_FALSE(Dispatcher(other_matcher, receivers, "http://promwatch").routes_like(running));
+  RouteConfig fewer = tree();
+  fewer.routes.pop_back();
+  EXPECT_FALSE(Dispatcher(fewer, receivers, "http://promwatch").routes_like(running));
+}
+
 TEST(Dispatcher, RouteTreeNestedContinueAndGroupKeys) {
   Dispatcher d(tree(), {}, "");
   auto m = d.route(Labels{{"alertname", "A"}, {"severity", "critical"}, {"team", "db"}});

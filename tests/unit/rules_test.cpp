@@ -680,6 +680,40 @@ TEST(RuleGroup, TakeStateFromCarriesAlertsOverAReload) {
   EXPECT_TRUE(res.transitions.empty());
 }
 
+TEST(AlertingRule, TakeAlertsFromMovesAlertsAndKeepsAnnotationsWhileTemplatesAreTheSame) {
+  const TemplateMap summary = {{"summary", tt("{{ $labels.instance }} is {{ $value }}")}};
+  AlertingRule old = make_rule(rule_config("X", 0s, 0s, {}, summary));
+  old.evaluate(ok({sample("a", 1), sample("b", 2)}), T(0));
+  ASSERT_EQ(old.template_renders(), 2u);
+
+  AlertingRule same = make_rule(rule_config("X", 0s, 0s, {}, summary));
+  same.take_alerts_from(old);
+  EXPECT_EQ(old.count(AlertState::Firing), 0u);  // moved out, not copied
+  EXPECT_EQ(same.count(AlertState::Firing), 2u);
+  EXPECT_EQ(same.health(), RuleHealth::Ok);
+  auto res = same.evaluate(ok({sample("a", 1), sample("b", 2)}), T(60));
+  EXPECT_TRUE(res.transitions.empty());
+  EXPECT_EQ(same.template_renders(), 0u);  // the carried expansions are still right
+  EXPECT_EQ(find_alert(same, "b")->annotations.get("summary"), "b is 2");
+
+  // Another annotation text: the carried alerts are expanded again with it.
+  AlertingRule changed =
+      make_rule(rule_config("X", 0s, 0s, {}, {{"summary", tt("{{ $labels.instance }} at {{ $value }}")}}));
+  changed.take_alerts_from(same);
+  EXPECT_EQ(find_alert(changed, "a")->annotations.get("summary"), "a is 1");  // until evaluated
+  res = changed.evaluate(ok({sample("a", 1), sample("b", 2)}), T(120));
+  EXPECT_TRUE(res.transitions.empty());
+  EXPECT_EQ(changed.template_renders(), 2u);
+  EXPECT_EQ(find_alert(changed, "a")->annotations.get("summary"), "a at 1");
+
+  // Other external labels: the templates may read them, so the expansions are stale too.
+  AlertingRule relabelled = make_rule(rule_config("X", 0s, 0s, {}, {{"summary", tt("{{ $labels.instance }} at {{ $value }}")}}),
+                                      group_config({}), RuleContext{Labels{{"cluster", "b"}}, ""});
+  relabelled.take_alerts_from(changed);
+  relabelled.evaluate(ok({sample("a", 1), sample("b", 2)}), T(180));
+  EXPECT_EQ(relabelled.template_renders(), 2u);
+}
+
 TEST(Replay, FinalStateAfterSteps) {
   AlertingRule rule = make_rule(rule_config("X", 2min));
   std::vector<std::pair<TimePoint, QueryOutcome>> steps = {
