@@ -3,7 +3,10 @@
 
 #include "codec.hpp"
 
+#include "promwatch/json_text.hpp"
+
 #include <bit>
+#include <charconv>
 #include <stdexcept>
 
 namespace promwatch::store_detail {
@@ -24,12 +27,6 @@ AlertState parse_state(std::string_view name) {
   throw std::runtime_error("unknown alert state \"" + std::string(name) + "\"");
 }
 
-json labels_to_json(const Labels& labels) {
-  json j = json::object();
-  for (const auto& l : labels) j[l.name] = l.value;
-  return j;
-}
-
 Labels labels_from_json(const json& j) {
   if (!j.is_object()) throw std::runtime_error("label set is not a JSON object");
   std::vector<Label> pairs;
@@ -38,16 +35,65 @@ Labels labels_from_json(const json& j) {
   return Labels(std::move(pairs));
 }
 
-std::string to_text(const json& j) {
-  // Label values are not guaranteed to be UTF-8: replace bad bytes instead of throwing.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+// Encoders write the text directly (json_text.hpp): a tree per alert row cost the store thread
+// more than the rest of a write, and a tree of a 10,000-alert notification ~20 MB at its peak.
+// The decoders read it back with nlohmann-json (rows are read at start-up only). Invalid UTF-8
+// becomes U+FFFD, as the tree's dump did.
+constexpr JsonEscaping kEscaping = JsonEscaping::Compact;
 
-std::string encode_labels(const Labels& labels) { return to_text(labels_to_json(labels)); }
+std::string encode_labels(const Labels& labels) {
+  std::string out;
+  out.reserve(json_object_size(labels));
+  append_json_object(out, labels, kEscaping);
+  return out;
+}
 
 Labels decode_labels(std::string_view text) { return labels_from_json(json::parse(text)); }
 
-std::string encode_fingerprints(const std::vector<std::uint64_t>& fps) { return to_text(json(fps)); }
+namespace {
+void append_fingerprints(std::string& out, const std::vector<std::uint64_t>& fps) {
+  out += '[';
+  char digits[24];
+  for (std::size_t i = 0; i < fps.size(); ++i) {
+    if (i > 0) out += ',';
+    auto end = std::to_chars(digits, digits + sizeof digits, fps[i]).ptr;
+    out.append(digits, static_cast<std::size_t>(end - digits));
+  }
+  out += ']';
+}
+
+// A field name with its colon, after a comma unless it is the object's first.
+void key(std::string& out, std::string_view name, bool first = false) {
+  if (!first) out += ',';
+  out += '"';
+  out += name;  // field names are plain ASCII
+  out += "\":";
+}
+
+// The fields of one alert, without braces; `first`: no field precedes them.
+void append_event_fields(std::string& out, const AlertEvent& a, TimePoint ends_at, bool first) {
+  key(out, "labels", first);
+  append_json_object(out, a.labels, kEscaping);
+  key(out, "annotations");
+  append_json_object(out, a.annotations, kEscaping);
+  key(out, "starts_at");
+  append_json_number(out, to_ms(a.starts_at));
+  key(out, "ends_at");
+  append_json_number(out, to_ms(ends_at));
+  key(out, "generator_url");
+  append_json_string(out, a.generator_url, kEscaping);
+}
+
+std::size_t event_size(const AlertEvent& a) {
+  return 120 + json_object_size(a.labels) + json_object_size(a.annotations) + a.generator_url.size();
+}
+}  // namespace
+
+std::string encode_fingerprints(const std::vector<std::uint64_t>& fps) {
+  std::string out;
+  append_fingerprints(out, fps);
+  return out;
+}
 
 std::vector<std::uint64_t> decode_fingerprints(std::string_view text) {
   auto j = json::parse(text);
@@ -67,14 +113,6 @@ std::string str(const json& j, const char* name) { return field(j, name).get<std
 std::int64_t i64(const json& j, const char* name) { return field(j, name).get<std::int64_t>(); }
 TimePoint tp(const json& j, const char* name) { return from_ms(i64(j, name)); }
 
-json event_to_json(const AlertEvent& a) {
-  return json{{"labels", labels_to_json(a.labels)},
-              {"annotations", labels_to_json(a.annotations)},
-              {"starts_at", to_ms(a.starts_at)},
-              {"ends_at", to_ms(a.ends_at)},
-              {"generator_url", a.generator_url}};
-}
-
 AlertEvent event_from_json(const json& j) {
   AlertEvent a;
   a.labels = labels_from_json(field(j, "labels"));
@@ -88,9 +126,18 @@ AlertEvent event_from_json(const json& j) {
 }  // namespace
 
 std::string encode_alert_events(const std::vector<std::shared_ptr<const AlertEvent>>& alerts) {
-  json arr = json::array();
-  for (const auto& a : alerts) arr.push_back(event_to_json(*a));
-  return to_text(arr);
+  std::size_t size = 2;
+  for (const auto& a : alerts) size += event_size(*a);
+  std::string out;
+  out.reserve(size);
+  out += '[';
+  for (std::size_t i = 0; i < alerts.size(); ++i) {
+    out += i == 0 ? "{" : ",{";
+    append_event_fields(out, *alerts[i], alerts[i]->ends_at, /*first=*/true);
+    out += '}';
+  }
+  out += ']';
+  return out;
 }
 
 std::vector<std::shared_ptr<const AlertEvent>> decode_alert_events(std::string_view text) {
@@ -103,35 +150,62 @@ std::vector<std::shared_ptr<const AlertEvent>> decode_alert_events(std::string_v
 }
 
 std::string encode_notification(const Notification& n) {
-  json alerts = json::array();
-  for (const auto& a : n.alerts) {
-    alerts.push_back(json{{"status", a.status()},
-                          {"labels", labels_to_json(a.event->labels)},
-                          {"annotations", labels_to_json(a.event->annotations)},
-                          {"starts_at", to_ms(a.event->starts_at)},
-                          {"ends_at", to_ms(a.ends_at())},
-                          {"generator_url", a.event->generator_url},
-                          {"fingerprint", fingerprint_hex(a.event->labels.fingerprint())}});
-  }
+  std::size_t size = 600 + n.receiver.size() + n.group_key.size() + n.external_url.size() +
+                     2 * json_object_size(n.group_labels) + json_object_size(n.common_labels) +
+                     json_object_size(n.common_annotations) + 24 * (n.firing.size() + n.resolved.size());
+  for (const auto& a : n.alerts) size += 60 + event_size(*a.event);
+  std::string out;
+  out.reserve(size);
+  out += '{';
+  key(out, "receiver", true);
+  append_json_string(out, n.receiver, kEscaping);
+  key(out, "group_key");
+  append_json_string(out, n.group_key, kEscaping);
+  key(out, "group_labels");
+  append_json_object(out, n.group_labels, kEscaping);
+  key(out, "group_interval_ms");
+  append_json_number(out, n.group_interval.count());
+  key(out, "repeat_interval_ms");
+  append_json_number(out, n.repeat_interval.count());
   // The template data's layout, as stored before notifications shared their alerts.
-  json data{{"status", n.status()},
-            {"receiver", go_quote_meta(n.receiver)},
-            {"group_labels", labels_to_json(n.group_labels)},
-            {"common_labels", labels_to_json(n.common_labels)},
-            {"common_annotations", labels_to_json(n.common_annotations)},
-            {"external_url", n.external_url},
-            {"alerts", std::move(alerts)}};
-  json j{{"receiver", n.receiver},
-         {"group_key", n.group_key},
-         {"group_labels", labels_to_json(n.group_labels)},
-         {"group_interval_ms", n.group_interval.count()},
-         {"repeat_interval_ms", n.repeat_interval.count()},
-         {"data", std::move(data)},
-         {"truncated_alerts", n.truncated_alerts},
-         {"firing", n.firing},
-         {"resolved", n.resolved},
-         {"created_at", to_ms(n.created_at)}};
-  return to_text(j);
+  key(out, "data");
+  out += '{';
+  key(out, "status", true);
+  append_json_string(out, n.status(), kEscaping);
+  key(out, "receiver");
+  append_json_string(out, go_quote_meta(n.receiver), kEscaping);
+  key(out, "group_labels");
+  append_json_object(out, n.group_labels, kEscaping);
+  key(out, "common_labels");
+  append_json_object(out, n.common_labels, kEscaping);
+  key(out, "common_annotations");
+  append_json_object(out, n.common_annotations, kEscaping);
+  key(out, "external_url");
+  append_json_string(out, n.external_url, kEscaping);
+  key(out, "alerts");
+  out += '[';
+  bool first = true;
+  for (const auto& a : n.alerts) {
+    out += first ? "{" : ",{";
+    first = false;
+    key(out, "status", true);
+    append_json_string(out, a.status(), kEscaping);
+    key(out, "fingerprint");
+    append_json_string(out, fingerprint_hex(a.event->labels.fingerprint()), kEscaping);
+    append_event_fields(out, *a.event, a.ends_at(), /*first=*/false);
+    out += '}';
+  }
+  out += "]}";
+  key(out, "truncated_alerts");
+  append_json_number(out, static_cast<std::int64_t>(n.truncated_alerts));
+  key(out, "firing");
+  append_fingerprints(out, n.firing);
+  key(out, "resolved");
+  append_fingerprints(out, n.resolved);
+  key(out, "created_at");
+  append_json_number(out, to_ms(n.created_at));
+  out += '}';
+  return out;
 }
 
 Notification decode_notification(std::string_view text) {

@@ -30,10 +30,6 @@ std::string_view state_name(AlertState state);
 /// Throws on an unknown name.
 AlertState parse_state(std::string_view name);
 
-/// Compact JSON text; invalid UTF-8 is replaced (U+FFFD), never thrown.
-std::string to_text(const json& j);
-
-json labels_to_json(const Labels& labels);
 Labels labels_from_json(const json& j);
 std::string encode_labels(const Labels& labels);
 Labels decode_labels(std::string_view text);

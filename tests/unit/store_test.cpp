@@ -555,6 +555,44 @@ TEST(Store, OutboxKeepsOneMessagePerKeyAndRemovesOnlyWhatWasDelivered) {
   EXPECT_EQ(store->stats().outbox_size, 0u);
 }
 
+// Rows are written as JSON text by hand: every byte a label may hold must come back, except
+// invalid UTF-8, which becomes U+FFFD (one per bad byte) rather than failing the write.
+TEST(Store, RowsWithControlCharactersAndInvalidUtf8RoundTrip) {
+  test::TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  const std::string nasty = std::string("a\x01\x1f\x7f\b\f\n\r\t\"\\/<>&") + "\u2028 ü " + "\xff";
+  const std::string repaired = std::string(nasty, 0, nasty.size() - 1) + "\xEF\xBF\xBD";
+  Notification n = make_notification("ops" + nasty, "{}/{}:{x=\"" + nasty + "\"}", t0);
+  AlertEvent e = *n.alerts[0].event;
+  e.labels.set("instance", nasty);
+  e.annotations.set("description", nasty);
+  e.generator_url = "http://g/" + nasty;
+  n.alerts[0].event = std::make_shared<const AlertEvent>(e);
+  Alert a = make_alert(Labels{{"alertname", "X"}, {"instance", nasty}}, AlertState::Firing, 1, t0);
+  a.annotations = Labels{{"summary", nasty}};
+  {
+    StoreBatch b;
+    b.put_outbox(n);
+    b.put_rule_alerts("g", "g/X/0", {a});
+    store->commit(std::move(b));
+  }
+  auto s = store->load();
+  ASSERT_EQ(s.outbox.size(), 1u);
+  const Notification& back = s.outbox[0];
+  EXPECT_EQ(back.receiver, n.receiver);  // key columns: the bytes as they were
+  EXPECT_EQ(back.group_key, n.group_key);
+  EXPECT_EQ(back.alerts[0].event->labels.get("instance"), repaired);
+  EXPECT_EQ(back.alerts[0].event->annotations.get("description"), repaired);
+  EXPECT_EQ(back.alerts[0].event->generator_url, "http://g/" + repaired);
+  EXPECT_EQ(back.firing, n.firing);
+  EXPECT_EQ(back.alerts[1].event->labels, n.alerts[1].event->labels);
+  ASSERT_EQ(s.rules.size(), 1u);
+  ASSERT_EQ(s.rules[0].alerts.size(), 1u);
+  EXPECT_EQ(s.rules[0].alerts[0].labels.get("instance"), repaired);
+  EXPECT_EQ(s.rules[0].alerts[0].annotations.get("summary"), repaired);
+}
+
 TEST(Store, OutboxIsBoundedAndOverflowIsCounted) {
   test::TempDir dir;
   StoreOptions options;
