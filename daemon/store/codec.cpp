@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace promwatch::store_detail {
@@ -238,9 +239,18 @@ Notification decode_notification(std::string_view text) {
   return n;
 }
 
+// Eight bytes per step (FNV-1a's byte loop was a quarter of the store thread's time at 100,000
+// alerts). Digests only live in memory, so the function may change between versions.
 void Digest::bytes(const void* p, std::size_t n) {
   const auto* b = static_cast<const unsigned char*>(p);
-  for (std::size_t i = 0; i < n; ++i) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, b + i, sizeof word);
+    h_ = (h_ ^ word) * 1099511628211ULL;
+    h_ ^= h_ >> 29;
+  }
+  for (; i < n; ++i) {
     h_ ^= b[i];
     h_ *= 1099511628211ULL;
   }

@@ -43,7 +43,8 @@ std::vector<std::shared_ptr<const AlertEvent>> decode_alert_events(std::string_v
 std::string encode_notification(const Notification& n);
 Notification decode_notification(std::string_view text);
 
-/// FNV-1a 64 over whatever is added, with separators, for "did this row change" checks.
+/// A 64-bit FNV-1a-style hash (eight bytes per step) over whatever is added, with separators,
+/// for "did this row change" checks.
 class Digest {
  public:
   Digest& add(std::string_view s);
