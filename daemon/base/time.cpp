@@ -178,7 +178,7 @@ bool read_fixed(std::string_view s, std::size_t& i, std::size_t width, int& out)
 
 std::optional<TimePoint> parse_rfc3339(std::string_view s) {
   std::size_t i = 0;
-  int y, mo, d, h, mi, sec;
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   if (!read_fixed(s, i, 4, y) || i >= s.size() || s[i++] != '-') return std::nullopt;
   if (!read_fixed(s, i, 2, mo) || i >= s.size() || s[i++] != '-') return std::nullopt;
   if (!read_fixed(s, i, 2, d) || i >= s.size() || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
