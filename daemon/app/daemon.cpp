@@ -417,7 +417,7 @@ class Daemon final : public DaemonView {
     if (full) rt.last_full_save = rt.round_slot;
     for (std::size_t i = 0; i < group.rules().size(); ++i) {
       if (full || rt.dirty_rules.count(i)) {
-        batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i].export_alerts());
+        batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i]);
       }
     }
     for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
@@ -458,7 +458,7 @@ class Daemon final : public DaemonView {
     for (const auto& rt : groups_) {
       const RuleGroup& group = rt->group;
       for (std::size_t i = 0; i < group.rules().size(); ++i) {
-        batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i].export_alerts());
+        batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i]);
       }
     }
     add_heartbeats_and_slots(batch);

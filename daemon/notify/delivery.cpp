@@ -297,6 +297,16 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
       advance(key);
       return;
     }
+    // All places taken: queue up behind the slots that were ready earlier. Not an attempt; before
+    // the rate limit, which would count a send that does not happen yet, and before the body is
+    // built: 10,000 messages waiting for a place held 16 MB of bodies built too early.
+    if (transfers_in_flight >= kMaxDeliveriesInFlight) {
+      slot.waiting = true;
+      slot.awaiting_place = true;
+      slot.generation = ++next_generation;
+      place_queue.emplace_back(key, slot.generation);
+      return;
+    }
     if (!m.built) {
       std::string error;
       m.requests = rit->second->build_requests(*m.n, &error);
@@ -308,15 +318,6 @@ struct Delivery::Impl : std::enable_shared_from_this<Delivery::Impl> {
         advance(key);
         return;
       }
-    }
-    // All places taken: queue up behind the slots that were ready earlier. Not an attempt, and
-    // before the rate limit, which would count a send that does not happen yet.
-    if (transfers_in_flight >= kMaxDeliveriesInFlight) {
-      slot.waiting = true;
-      slot.awaiting_place = true;
-      slot.generation = ++next_generation;
-      place_queue.emplace_back(key, slot.generation);
-      return;
     }
     // Rate limit per destination: wait for a free place in the window, not counted as an attempt.
     RateLimit limit = rit->second->rate_limit();

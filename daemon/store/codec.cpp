@@ -278,12 +278,25 @@ std::uint64_t u(TimePoint t) { return static_cast<std::uint64_t>(to_ms(t)); }
 std::uint64_t u(double v) { return std::bit_cast<std::uint64_t>(v); }
 }  // namespace
 
-std::uint64_t digest(const Alert& a) {
+AlertRow encode_alert(const Alert& a) {
+  AlertRow r;
+  r.fingerprint = a.fingerprint;
+  r.state = a.state;
+  r.labels = encode_labels(a.labels);
+  r.annotations = encode_labels(a.annotations);
+  r.value = a.value;
+  r.active_at = a.active_at;
+  r.fired_at = a.fired_at;
+  r.resolved_at = a.resolved_at;
+  r.last_sent_at = a.last_sent_at;
+  r.valid_until = a.valid_until;
+  r.keep_firing_since = a.keep_firing_since;
   Digest d;
-  d.add(a.fingerprint).add(a.labels).add(a.annotations).add(static_cast<std::uint64_t>(a.state));
-  d.add(u(a.value)).add(u(a.active_at)).add(u(a.fired_at)).add(u(a.resolved_at));
-  d.add(u(a.last_sent_at)).add(u(a.valid_until)).add(u(a.keep_firing_since));
-  return d.value();
+  d.add(r.fingerprint).add(r.labels).add(r.annotations).add(static_cast<std::uint64_t>(r.state));
+  d.add(u(r.value)).add(u(r.active_at)).add(u(r.fired_at)).add(u(r.resolved_at));
+  d.add(u(r.last_sent_at)).add(u(r.valid_until)).add(u(r.keep_firing_since));
+  r.digest = d.value();
+  return r;
 }
 
 std::uint64_t digest(const HeartbeatMember& m) {

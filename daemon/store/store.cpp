@@ -307,7 +307,7 @@ std::string fp_hex(std::uint64_t fp) { return fingerprint_hex(fp); }
 // Batches.
 
 namespace {
-struct OpPutRule { std::string group, key; std::vector<Alert> alerts; };
+struct OpPutRule { std::string group, key; std::vector<AlertRow> alerts; };
 struct OpDeleteRule { std::string group, key; };
 struct OpPutHeartbeat { std::string group, name; HeartbeatState state; };
 struct OpDeleteHeartbeat { std::string group, name; };
@@ -341,7 +341,16 @@ StoreBatch& StoreBatch::operator=(StoreBatch&&) noexcept = default;
 #define PW_OPS (ops_ ? *ops_ : *(ops_ = std::make_unique<Ops>()))
 
 void StoreBatch::put_rule_alerts(std::string group, std::string rule_key, std::vector<Alert> alerts) {
-  PW_OPS.list.emplace_back(OpPutRule{std::move(group), std::move(rule_key), std::move(alerts)});
+  std::vector<AlertRow> rows;
+  rows.reserve(alerts.size());
+  for (const Alert& a : alerts) rows.push_back(encode_alert(a));
+  PW_OPS.list.emplace_back(OpPutRule{std::move(group), std::move(rule_key), std::move(rows)});
+}
+void StoreBatch::put_rule_alerts(std::string group, std::string rule_key, const AlertingRule& rule) {
+  std::vector<AlertRow> rows;
+  rows.reserve(rule.size());
+  rule.for_each_alert([&](const Alert& a) { rows.push_back(encode_alert(a)); });
+  PW_OPS.list.emplace_back(OpPutRule{std::move(group), std::move(rule_key), std::move(rows)});
 }
 void StoreBatch::delete_rule(std::string group, std::string rule_key) {
   PW_OPS.list.emplace_back(OpDeleteRule{std::move(group), std::move(rule_key)});
@@ -700,7 +709,7 @@ struct Store::Impl {
 
   // `table` is "alerts" (owner column rule_key) or "heartbeat_alerts" (owner column heartbeat).
   void sync_alerts(const char* table, const char* owner_col, const std::string& group,
-                   const std::string& owner, const std::vector<Alert>& alerts) {
+                   const std::string& owner, const std::vector<AlertRow>& alerts) {
     const std::string t(table), oc(owner_col);
     const std::string insert =
         "INSERT OR REPLACE INTO " + t + " (group_name, " + oc +
@@ -711,12 +720,12 @@ struct Store::Impl {
         "DELETE FROM " + t + " WHERE group_name = ?1 AND " + oc + " = ?2 AND fingerprint = ?3";
     const std::string del_all = "DELETE FROM " + t + " WHERE group_name = ?1 AND " + oc + " = ?2";
     sync_scope(
-        scope_of(table, group, owner), alerts, [](const Alert& a) { return a.fingerprint; },
-        [](const Alert& a) { return digest(a); },
-        [&](const Alert& a) {
+        scope_of(table, group, owner), alerts, [](const AlertRow& a) { return a.fingerprint; },
+        [](const AlertRow& a) { return a.digest; },
+        [&](const AlertRow& a) {
           Q q(conn, insert);
           q.text(1, group).text(2, owner).i64(3, fp_to_sql(a.fingerprint)).text(4, state_name(a.state));
-          q.text(5, encode_labels(a.labels)).text(6, encode_labels(a.annotations)).real(7, a.value);
+          q.text(5, a.labels).text(6, a.annotations).real(7, a.value);
           q.time(8, a.active_at).time(9, a.fired_at).time(10, a.resolved_at);
           q.time(11, a.last_sent_at).time(12, a.valid_until).time(13, a.keep_firing_since);
           q.run();
@@ -769,7 +778,10 @@ struct Store::Impl {
           Q q(conn, "DELETE FROM heartbeat_members WHERE group_name = ?1 AND heartbeat = ?2");
           q.text(1, group).text(2, name).run();
         });
-    sync_alerts("heartbeat_alerts", "heartbeat", group, name, op.state.alerts);
+    std::vector<AlertRow> rows;
+    rows.reserve(op.state.alerts.size());
+    for (const Alert& a : op.state.alerts) rows.push_back(encode_alert(a));
+    sync_alerts("heartbeat_alerts", "heartbeat", group, name, rows);
   }
 
   void apply(OpDeleteHeartbeat& op) {

@@ -195,6 +195,8 @@ class AlertingRule {
   void for_each_alert(const std::function<void(const Alert&)>& fn) const;
   /// Number of alerts in `state` (resolved ones count as Inactive).
   std::size_t count(AlertState state) const;
+  /// Number of alerts held, in any state.
+  std::size_t size() const { return active_.size(); }
 
   const AlertRuleConfig& config() const { return config_; }
   const std::string& name() const { return config_.alert; }

@@ -893,7 +893,7 @@ TEST(Store, CorruptRowsAreSkippedWithAReason) {
   EXPECT_NE(all.find("outbox"), std::string::npos) << all;
   // The damaged scope is rewritten whole by the next put.
   StoreBatch b;
-  b.put_rule_alerts("node", "node/HighCPU/0", {});
+  b.put_rule_alerts("node", "node/HighCPU/0", std::vector<Alert>{});
   store->commit(std::move(b));
   EXPECT_TRUE(store->load().rules.empty());
 }
