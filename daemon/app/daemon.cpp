@@ -550,9 +550,7 @@ class Daemon final : public DaemonView {
         spdlog::warn("state store: silence {} skipped: {}", stored.id, error);
       }
     }
-    for_each_firing_alert([this](const RuleGroup&, const std::string&, const Alert& a) {
-      mute_->inhibitor().observe(with_external_labels(a.labels));
-    });
+    observe_firing_alerts();
     if (dispatcher_) {
       dispatcher_->import_state(snapshot.dispatcher, t);
       schedule_dispatch();
@@ -779,6 +777,18 @@ class Daemon final : public DaemonView {
 
   // ---- notifications ----
 
+  // The inhibitor keeps only the alerts that some inhibit rule can use as a source, and learns
+  // of alerts from the events delivered: when its rules are (re)set (start-up with restored
+  // alerts, reload) it must be told every firing alert again. Nothing to do without rules.
+  void observe_firing_alerts() {
+    Inhibitor& inhibitor = mute_->inhibitor();
+    if (inhibitor.rule_count() == 0) return;
+    for_each_firing_alert([&](const RuleGroup&, const std::string&, const Alert& a) {
+      inhibitor.observe(with_external_labels(a.labels));
+    });
+    if (datasource_down_) inhibitor.observe(datasource_down_event(TimePoint{}).labels);
+  }
+
   void deliver_events(std::vector<AlertEvent> events) {
     for (const auto& e : events) mute_->inhibitor().observe(e.labels, e.ends_at);
     if (!dispatcher_) return;
@@ -935,6 +945,7 @@ class Daemon final : public DaemonView {
     for (const auto& r : old_config.receivers) old_receivers.insert(r.name);
     compiled_ = std::move(next);
     mute_->reload(compiled_.config);
+    observe_firing_alerts();  // the new inhibit rules' sources may be alerts it did not keep
     install_config_parts();
     for (const auto& r : compiled_.config.receivers) old_receivers.erase(r.name);
     for (const auto& name : old_receivers) metrics_.remove_receiver(name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 namespace promwatch {
 
@@ -17,48 +18,97 @@ Labels::Labels(std::vector<Label> pairs) {
   // Stable sort keeps input order among equal names, so "a later duplicate wins" is the last
   // element of each run.
   std::stable_sort(pairs.begin(), pairs.end(), name_less);
-  items_.reserve(pairs.size());
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    if (i + 1 < pairs.size() && pairs[i + 1].name == pairs[i].name) continue;
-    if (pairs[i].value.empty()) continue;
-    items_.push_back(std::move(pairs[i]));
+  auto kept = [&](std::size_t i) {
+    return !(i + 1 < pairs.size() && pairs[i + 1].name == pairs[i].name) && !pairs[i].value.empty();
+  };
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < pairs.size(); ++i) count += kept(i);
+  if (count == 0) return;
+  auto rep = std::make_unique<Rep>();
+  if (count == pairs.size() && pairs.capacity() == count) {
+    rep->items = std::move(pairs);
+  } else {
+    // Exact capacity: sets are often built with room to spare and then held long.
+    rep->items.reserve(count);
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      if (kept(i)) rep->items.push_back(std::move(pairs[i]));
+    }
   }
+  rep_ = rep.release();
 }
 
+std::vector<Label>& Labels::mutable_items() {
+  if (!rep_) {
+    rep_ = new Rep;
+  } else if (rep_->refs.load(std::memory_order_acquire) != 1) {
+    // Shared: take a private copy (exact capacity). The acquire load orders our later writes
+    // after the reads of owners on other threads that have let go of it since.
+    auto own = std::make_unique<Rep>();
+    own->items = rep_->items;
+    release(rep_);
+    rep_ = own.release();
+  }
+  return rep_->items;
+}
+
+namespace {
+
+std::vector<Label>::const_iterator find_name(const std::vector<Label>& items, std::string_view name) {
+  return std::lower_bound(items.begin(), items.end(), name,
+                          [](const Label& l, std::string_view n) { return l.name < n; });
+}
+
+}  // namespace
+
 std::string_view Labels::get(std::string_view name) const {
-  auto it = std::lower_bound(items_.begin(), items_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.name < n; });
-  if (it != items_.end() && it->name == name) return it->value;
+  const auto& items = this->items();
+  auto it = find_name(items, name);
+  if (it != items.end() && it->name == name) return it->value;
   return {};
 }
 
 bool Labels::has(std::string_view name) const { return !get(name).empty(); }
 
 void Labels::set(std::string_view name, std::string_view value) {
-  auto it = std::lower_bound(items_.begin(), items_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.name < n; });
-  bool found = it != items_.end() && it->name == name;
+  // Nothing changes when the label already has this value (or is absent and `value` is empty):
+  // a shared vector stays shared.
+  const auto& current = items();
+  const auto cit = find_name(current, name);
+  const bool found = cit != current.end() && cit->name == name;
+  if (found ? cit->value == value : value.empty()) return;
+  const auto index = cit - current.begin();
+  std::vector<Label>& items = mutable_items();  // may copy: `current` and `cit` are stale
+  auto it = items.begin() + index;
   if (value.empty()) {
-    if (found) items_.erase(it);
-    return;
-  }
-  if (found) {
+    items.erase(it);
+  } else if (found) {
     it->value.assign(value);
   } else {
-    items_.insert(it, Label{std::string(name), std::string(value)});
+    items.insert(it, Label{std::string(name), std::string(value)});
   }
 }
 
 void Labels::erase(std::string_view name) { set(name, {}); }
 
 void Labels::add_missing(const Labels& other) {
-  for (const auto& l : other.items_) {
+  std::size_t missing = 0;
+  for (const auto& l : other) {
+    if (!has(l.name)) ++missing;
+  }
+  // Nothing missing is the usual case for external labels: then nothing is copied. When
+  // something is, `other` has its own vector (a set sharing ours lacks nothing), which our
+  // copy-on-write leaves alone.
+  if (missing == 0) return;
+  std::vector<Label>& items = mutable_items();
+  items.reserve(items.size() + missing);  // exact: the set is often held long after
+  for (const auto& l : other) {
     if (!has(l.name)) set(l.name, l.value);
   }
 }
 
+// When `other` is this object or shares its vector, no `set` changes anything.
 void Labels::merge(const Labels& other) {
-  for (const auto& l : other.items_) set(l.name, l.value);
+  for (const auto& l : other) set(l.name, l.value);
 }
 
 std::uint64_t Labels::fingerprint() const {
@@ -77,7 +127,7 @@ std::uint64_t Labels::fingerprint() const {
     h ^= c;
     h *= kPrime;
   };
-  for (const auto& l : items_) {
+  for (const auto& l : items()) {
     add(l.name);
     add_byte(kSeparator);
     add(l.value);
@@ -89,7 +139,7 @@ std::uint64_t Labels::fingerprint() const {
 std::string Labels::to_string() const {
   std::string out = "{";
   bool first = true;
-  for (const auto& l : items_) {
+  for (const auto& l : items()) {
     if (!first) out += ", ";
     first = false;
     out += l.name;

@@ -59,7 +59,22 @@ void Inhibitor::set_rules(const std::vector<InhibitRuleConfig>& rules) {
     r->equal = rc.equal;
     rules_.push_back(std::move(r));
   }
-  for (const auto& [fp, alert] : alerts_) index(fp, alert);
+  // Only alerts some rule can use as a source are kept: the others go.
+  for (auto it = alerts_.begin(); it != alerts_.end();) {
+    if (is_source(it->second.labels)) {
+      index(it->first, it->second);
+      ++it;
+    } else {
+      it = alerts_.erase(it);
+    }
+  }
+}
+
+bool Inhibitor::is_source(const Labels& labels) const {
+  for (const auto& r : rules_) {
+    if (matches_all(r->source, labels)) return true;
+  }
+  return false;
 }
 
 void Inhibitor::index(std::uint64_t fp, const Held& alert) {
@@ -82,6 +97,7 @@ void Inhibitor::unindex(std::uint64_t fp, const Held& alert) {
 }
 
 void Inhibitor::observe(const Labels& labels, TimePoint ends_at) {
+  if (rules_.empty()) return;  // nothing is kept without rules (set_rules emptied alerts_)
   const std::uint64_t fp = labels.fingerprint();
   auto it = alerts_.find(fp);
   if (it != alerts_.end()) {
@@ -100,6 +116,7 @@ void Inhibitor::observe(const Labels& labels, TimePoint ends_at) {
     unindex(fp, it->second);
     alerts_.erase(it);
   }
+  if (!is_source(labels)) return;  // no rule could use it: not kept
   Held h{labels, ends_at};
   index(fp, h);
   alerts_.emplace(fp, std::move(h));
@@ -136,6 +153,7 @@ void Inhibitor::gc(TimePoint now) {
 }
 
 std::size_t Inhibitor::size() const { return alerts_.size(); }
+std::size_t Inhibitor::rule_count() const { return rules_.size(); }
 
 std::optional<std::uint64_t> Inhibitor::inhibited_by(const Labels& target, TimePoint now) const {
   for (const auto& r : rules_) {

@@ -42,10 +42,14 @@ namespace promwatch {
 // Inhibition
 // ---------------------------------------------------------------------------------------------
 
-/// Alertmanager's inhibitor. It keeps the alerts it is told about (by fingerprint of their label
-/// set, external labels applied) and, per rule, an index of the alerts matching the rule's
-/// `source_matchers` keyed by their values of the rule's `equal` labels, so a query costs one
+/// Alertmanager's inhibitor. Of the alerts it is told about (by fingerprint of their label set,
+/// external labels applied) it keeps only those matching the `source_matchers` of at least one
+/// rule, the only ones that can inhibit anything (with no rules it keeps nothing), and, per rule,
+/// an index of them keyed by their values of the rule's `equal` labels, so a query costs one
 /// hash lookup per rule whose target side matches.
+///
+/// Because alerts matching no source are not kept, new rules cannot see them: after
+/// `set_rules`, observe every firing alert again (the daemon does so at start-up and on reload).
 ///
 /// `inhibited(target)` is true when some rule's target matchers match the target and some
 /// firing alert matches the rule's source matchers with the same value for every `equal` label
@@ -58,11 +62,17 @@ class Inhibitor {
   Inhibitor();
   explicit Inhibitor(const std::vector<InhibitRuleConfig>& rules);
 
-  /// Replaces the rules (a reload), keeping and re-indexing the alerts.
+  /// Replaces the rules (a reload): re-indexes the alerts kept that match some new rule's source
+  /// matchers and forgets the others. Alerts that were not kept are not known: observe the
+  /// firing alerts again afterwards so that new source matchers see them.
   void set_rules(const std::vector<InhibitRuleConfig>& rules);
+  /// Rules set (zero: nothing is kept and nothing is inhibited).
+  std::size_t rule_count() const;
 
-  /// Inserts or replaces the alert with these labels. `ends_at` zero (the epoch) = firing;
-  /// otherwise the alert counts as firing while `now < ends_at` (Alertmanager's Resolved()).
+  /// Inserts or replaces the alert with these labels when it matches some rule's source
+  /// matchers; otherwise only forgets an alert kept under the same fingerprint. `ends_at` zero
+  /// (the epoch) = firing; otherwise the alert counts as firing while `now < ends_at`
+  /// (Alertmanager's Resolved()).
   void observe(const Labels& labels, TimePoint ends_at = TimePoint{});
   /// Forgets the alert with these labels (no-op when unknown).
   void forget(const Labels& labels);
@@ -71,7 +81,7 @@ class Inhibitor {
   /// Forgets alerts resolved at `now`. Resolved alerts never inhibit, but dropping them keeps
   /// queries fast; call it from time to time (e.g. at each flush).
   void gc(TimePoint now);
-  /// Alerts held.
+  /// Alerts kept (those matching some rule's source matchers).
   std::size_t size() const;
   /// The wall clock stepped by `step` (see `WallClockWatch`): moves every resolved alert's
   /// `ends_at` with it, so a step back does not keep a resolved source inhibiting.
@@ -92,6 +102,7 @@ class Inhibitor {
     Labels labels;
     TimePoint ends_at;
   };
+  bool is_source(const Labels& labels) const;  // some rule's source matchers match
   void index(std::uint64_t fp, const Held& alert);
   void unindex(std::uint64_t fp, const Held& alert);
   std::vector<std::unique_ptr<Rule>> rules_;
@@ -430,7 +441,8 @@ class MuteState {
   /// Throws std::invalid_argument when a time interval's zone cannot be loaded.
   explicit MuteState(const Config& config, SilenceLimits limits = {}, SilenceSet::IdGenerator ids = {});
 
-  /// Applies a new config: inhibit rules (alerts kept), static silences (runtime ones kept),
+  /// Applies a new config: inhibit rules (alerts matching a new rule's sources kept; observe
+  /// the firing alerts again afterwards, see `Inhibitor`), static silences (runtime ones kept),
   /// time intervals. Throws std::invalid_argument (and changes nothing) on a bad zone.
   void reload(const Config& config);
 

@@ -1,10 +1,13 @@
 // What mutes notifications, end to end: a runtime silence created with the real `amtool`
-// against promwatch's Alertmanager v2 API, an inhibition rule, and a static [[silences]] window.
-// Muted alerts are still evaluated and listed; only their notifications stop.
+// against promwatch's Alertmanager v2 API, an inhibition rule (also one added by a reload), and a
+// static [[silences]] window. Muted alerts are still evaluated and listed; only their
+// notifications stop.
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "support/http_test_server.hpp"
@@ -148,6 +151,83 @@ expr = 'z > 0'
   found = false;
   for (const auto& s : after) found = found || s["id"] == silence_id;
   EXPECT_TRUE(found) << after.dump();
+}
+
+// Inhibit rules added by a reload apply to alerts that were already firing: the inhibitor keeps
+// only alerts some rule can use as a source, so without rules it kept none, and the reload
+// must tell it the firing alerts again. Removing the rule lifts the inhibition.
+TEST(Muting, InhibitRuleAddedByReloadAppliesToFiringAlerts) {
+  TestHttpServer datasource([](const TestRequest& request) {
+    TestResponse r;
+    r.headers.push_back({"Content-Type", "application/json"});
+    auto query = request.form.find("query");
+    r.body = vector_for(query == request.form.end() ? "" : query->second);
+    return r;
+  });
+  TestHttpServer sink([](const TestRequest&) { return TestResponse{}; });
+  PromwatchProcess promwatch(R"([global]
+rule_files = ["rules.toml"]
+state_dir = "{{DIR}}/state"
+[datasource]
+url = ")" + datasource.url() + R"("
+[server]
+listen = "{{LISTEN}}"
+enable_lifecycle = true
+[[receivers]]
+name = "sink"
+type = "webhook"
+url = ")" + sink.url() + R"("
+[route]
+receiver = "sink"
+group_by = ["alertname", "severity"]
+group_wait = "1s"
+group_interval = "1s"
+)",
+                             {{"rules.toml", R"([[groups]]
+name = "g"
+interval = "1s"
+[[groups.rules]]
+alert = "X"
+expr = 'x > 0'
+)"}});
+  ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
+
+  auto states = [&] {
+    std::map<std::string, std::string> out;
+    json alerts = json::parse(http_get(promwatch.url() + "/api/v2/alerts").body, nullptr, false);
+    if (!alerts.is_array()) return out;
+    for (const auto& a : alerts) {
+      out[a["labels"]["alertname"].get<std::string>() + "/" + a["labels"].value("severity", "")] =
+          a["status"]["state"];
+    }
+    return out;
+  };
+  const std::map<std::string, std::string> both_active{{"X/critical", "active"}, {"X/warning", "active"}};
+  ASSERT_TRUE(wait_until([&] { return states() == both_active; }, 20s)) << promwatch.process().log();
+  ASSERT_TRUE(wait_until([&] { return notified(sink).count("X/warning") > 0; }, 20s)) << promwatch.process().log();
+
+  std::string config;
+  {
+    std::ifstream in(promwatch.config_path());
+    config.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto reload = [&](const std::string& text) {
+    promwatch.dir().write("promwatch.toml", text);
+    HttpResult r = http_request("POST", promwatch.url() + "/-/reload", "", {});
+    EXPECT_EQ(r.status, 200) << r.body << promwatch.process().log();
+  };
+  reload(config + R"(
+[[inhibit_rules]]
+source_matchers = ['severity="critical"']
+target_matchers = ['severity="warning"']
+equal = ["instance"]
+)");
+  // At once: no evaluation or notification is needed for the critical alert to count.
+  EXPECT_EQ(states(), (std::map<std::string, std::string>{{"X/critical", "active"}, {"X/warning", "suppressed"}}))
+      << promwatch.process().log();
+
+  reload(config);
+  EXPECT_EQ(states(), both_active) << promwatch.process().log();
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <limits>
+#include <thread>
+#include <vector>
 
 #include "promwatch/labels.hpp"
 #include "promwatch/time.hpp"
@@ -26,6 +28,64 @@ TEST(Labels, AddMissingKeepsOwnValues) {
   l.add_missing(Labels{{"cluster", "prod"}, {"region", "hz"}});
   EXPECT_EQ(l.get("cluster"), "local");
   EXPECT_EQ(l.get("region"), "hz");
+}
+
+TEST(Labels, CopiesShareUntilOneChanges) {
+  const Labels a{{"alertname", "X"}, {"instance", "a:1"}, {"job", "node"}};
+  Labels b = a;
+  EXPECT_EQ(b.items().data(), a.items().data());  // one vector
+  // Mutations that change nothing keep sharing.
+  b.set("job", "node");
+  b.erase("absent");
+  b.add_missing(Labels{{"job", "other"}});
+  b.merge(a);
+  b.merge(b);
+  b.add_missing(b);
+  EXPECT_EQ(b.items().data(), a.items().data());
+  // A change copies first: the original is untouched.
+  b.set("job", "api");
+  EXPECT_NE(b.items().data(), a.items().data());
+  EXPECT_EQ(a.get("job"), "node");
+  EXPECT_EQ(b.get("job"), "api");
+  EXPECT_NE(a, b);
+  Labels c = a;
+  c.add_missing(Labels{{"cluster", "prod"}});
+  EXPECT_EQ(a.size(), 3u);
+  EXPECT_EQ(c.size(), 4u);
+  EXPECT_EQ(c.items().capacity(), 4u);  // grown to exactly what it holds
+  c.erase("cluster");
+  EXPECT_EQ(c, a);
+  // Assignment, self-assignment and moves.
+  Labels d;
+  d = a;
+  const Labels& same = d;
+  d = same;
+  EXPECT_EQ(d.items().data(), a.items().data());
+  Labels e = std::move(d);
+  EXPECT_EQ(e, a);
+  EXPECT_TRUE(d.empty());  // moved-from is empty
+  d.set("x", "1");
+  EXPECT_EQ(d.size(), 1u);
+  e = Labels{};
+  EXPECT_TRUE(e.empty());
+  EXPECT_EQ(e, Labels{});
+  EXPECT_EQ((Labels{{"a", ""}}), Labels{});
+}
+
+TEST(Labels, CopiesMayBeReadAndDroppedOnOtherThreads) {
+  Labels original{{"alertname", "X"}, {"instance", "a:1"}};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([copy = original] {
+      for (int i = 0; i < 1000; ++i) {
+        Labels again = copy;
+        if (again.get("alertname") != "X") std::abort();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  original.set("instance", "a:2");  // ours alone again: changed in place
+  EXPECT_EQ(original.get("instance"), "a:2");
 }
 
 TEST(Labels, FingerprintMatchesAlertmanager) {

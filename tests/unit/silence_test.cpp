@@ -133,15 +133,67 @@ TEST(Inhibitor, OnlyFiringSourcesInhibit) {
   EXPECT_EQ(ih.size(), 1u);
 }
 
-TEST(Inhibitor, SetRulesKeepsAlerts) {
+TEST(Inhibitor, NoRulesKeepsNothing) {
   Inhibitor ih;
   ih.observe(Labels{{"severity", "critical"}, {"instance", "a"}});
+  ih.observe(Labels{{"severity", "warning"}, {"instance", "a"}}, kNow + 1h);
+  EXPECT_EQ(ih.size(), 0u);
+  EXPECT_EQ(ih.rule_count(), 0u);
+  EXPECT_FALSE(ih.inhibited(Labels{{"severity", "warning"}, {"instance", "a"}}, kNow));
+}
+
+TEST(Inhibitor, AlertMatchingNoSourceIsNotKept) {
+  Inhibitor ih({rule({M("severity=\"critical\"")}, {M("severity=\"warning\"")}, {"instance"}),
+                rule({M("alertname=\"DatacenterDown\"")}, {M("severity=\"info\"")}, {})});
   const Labels tgt{{"severity", "warning"}, {"instance", "a"}};
-  EXPECT_FALSE(ih.inhibited(tgt, kNow));
-  ih.set_rules({rule({M("severity=\"critical\"")}, {M("severity=\"warning\"")}, {"instance"})});
+  ih.observe(tgt);                                              // a target only
+  ih.observe(Labels{{"severity", "info"}, {"instance", "a"}});  // neither side
+  EXPECT_EQ(ih.size(), 0u);
+  ih.observe(Labels{{"severity", "critical"}, {"instance", "a"}});  // source of the first rule
+  ih.observe(Labels{{"alertname", "DatacenterDown"}});              // source of the second
+  EXPECT_EQ(ih.size(), 2u);
   EXPECT_TRUE(ih.inhibited(tgt, kNow));
-  ih.set_rules({});
+  EXPECT_TRUE(ih.inhibited(Labels{{"severity", "info"}, {"instance", "a"}}, kNow));
+  // Resolving and forgetting a source still work.
+  ih.observe(Labels{{"severity", "critical"}, {"instance", "a"}}, kNow - 1s);
   EXPECT_FALSE(ih.inhibited(tgt, kNow));
+  ih.gc(kNow);
+  EXPECT_EQ(ih.size(), 1u);
+  ih.forget(Labels{{"alertname", "DatacenterDown"}});
+  EXPECT_EQ(ih.size(), 0u);
+}
+
+TEST(Inhibitor, SetRulesKeepsAndReindexesSources) {
+  Inhibitor ih({rule({M("severity=\"critical\"")}, {M("severity=\"warning\"")}, {"instance"})});
+  ih.observe(Labels{{"severity", "critical"}, {"instance", "a"}});
+  // Same sources, another target and equal label: the kept alert is indexed for the new rule.
+  ih.set_rules({rule({M("severity=\"critical\"")}, {M("severity=\"info\"")}, {})});
+  EXPECT_EQ(ih.size(), 1u);
+  EXPECT_FALSE(ih.inhibited(Labels{{"severity", "warning"}, {"instance", "a"}}, kNow));
+  EXPECT_TRUE(ih.inhibited(Labels{{"severity", "info"}, {"instance", "b"}}, kNow));
+  ih.set_rules({});
+  EXPECT_EQ(ih.size(), 0u);
+  EXPECT_FALSE(ih.inhibited(Labels{{"severity", "info"}, {"instance", "b"}}, kNow));
+}
+
+TEST(Inhibitor, SetRulesDropsOtherAlertsAndReobservedOnesInhibit) {
+  const Labels critical{{"severity", "critical"}, {"instance", "a"}};
+  const Labels page{{"severity", "page"}, {"instance", "a"}};
+  const Labels tgt{{"severity", "warning"}, {"instance", "a"}};
+  Inhibitor ih({rule({M("severity=\"critical\"")}, {M("severity=\"warning\"")}, {"instance"})});
+  ih.observe(critical);
+  ih.observe(page);  // no source matches it yet: not kept
+  EXPECT_EQ(ih.size(), 1u);
+  EXPECT_TRUE(ih.inhibited(tgt, kNow));
+
+  // A reload: the new rule's sources are the "page" alerts. The critical alert goes; the page
+  // alert was never kept, so nothing inhibits until the firing alerts are observed again.
+  ih.set_rules({rule({M("severity=\"page\"")}, {M("severity=\"warning\"")}, {"instance"})});
+  EXPECT_EQ(ih.size(), 0u);
+  EXPECT_FALSE(ih.inhibited(tgt, kNow));
+  for (const auto& firing : {critical, page, tgt}) ih.observe(firing);
+  EXPECT_EQ(ih.size(), 1u);
+  EXPECT_EQ(ih.inhibited_by(tgt, kNow), page.fingerprint());
 }
 
 TEST(Inhibitor, ThousandsOfAlertsAreFast) {
@@ -1068,7 +1120,8 @@ TEST(MuteState, CombinesInhibitionSilencesAndTime) {
   EXPECT_TRUE(time_check({"weekend"}, {}, T("2026-11-28T03:00:00Z")));
   EXPECT_FALSE(time_check({"weekend"}, {}, T("2026-11-24T03:00:00Z")));
 
-  // Reload: rules and static silences change, runtime silences and alerts stay.
+  // Reload: rules and static silences change, runtime silences stay, and so do the alerts that
+  // are sources of the new rules.
   Config next;
   next.inhibit_rules = {rule({M("severity=\"critical\"")}, {M("severity=\"info\"")}, {"instance"})};
   mute.reload(next);
