@@ -101,6 +101,9 @@ struct GroupRuntime {
   std::vector<AlertEvent> round_events;
   GroupCounts counts;  // alerts and members as of the last round, for the gauges
   std::set<std::size_t> dirty_rules;      // alerting rules whose alerts changed this round
+  std::set<std::size_t> unsaved_rules;    // changed, not written yet: the store was behind
+  bool unsaved_slot = false;              // a round's slot (and heartbeats) not written yet
+  bool store_behind_logged = false;       // said once per group, not every round
   std::vector<HistoryEntry> round_history;
   TimePoint last_full_save{};             // when every rule's alerts were last written
 
@@ -407,24 +410,40 @@ class Daemon final : public DaemonView {
 
   // Everything a round changed, in one batch: the alerts of rules with transitions (and of all
   // rules every few minutes: unchanged rows cost the store nothing), heartbeat members, the
-  // transitions for the history, the dispatcher's groups and the slot, written last.
+  // transitions for the history and the slot, written last.
+  //
+  // While the store's worker is behind (the first round of 100,000 new alerts, a slow disk),
+  // the alerts wait in the rules instead of in the store's queue, where every queued row is
+  // memory: they are written from the rules' state at a later round, with the slot, so the
+  // stored alerts and the stored slot always belong to the same round. The history is never
+  // held back (its rows exist nowhere else).
   void persist_round(GroupRuntime& rt) {
     if (!store_) return;
     constexpr Duration kFullSaveEvery = std::chrono::minutes(5);
+    constexpr std::size_t kStoreBacklog = 1;  // batches already waiting for the worker
     StoreBatch batch;
     const RuleGroup& group = rt.group;
-    bool full = rt.round_slot - rt.last_full_save >= kFullSaveEvery;
-    if (full) rt.last_full_save = rt.round_slot;
-    for (std::size_t i = 0; i < group.rules().size(); ++i) {
-      if (full || rt.dirty_rules.count(i)) {
+    if (rt.round_slot - rt.last_full_save >= kFullSaveEvery) {
+      rt.last_full_save = rt.round_slot;
+      for (std::size_t i = 0; i < group.rules().size(); ++i) rt.unsaved_rules.insert(i);
+    }
+    rt.unsaved_rules.insert(rt.dirty_rules.begin(), rt.dirty_rules.end());
+    rt.unsaved_slot = true;
+    if (store_->stats().queued_batches < kStoreBacklog) {
+      for (std::size_t i : rt.unsaved_rules) {
         batch.put_rule_alerts(group.name(), group.rule_keys()[i], group.rules()[i]);
       }
+      rt.unsaved_rules.clear();
+      for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
+      batch.put_group_evaluation(group.name(), rt.round_slot);
+      rt.unsaved_slot = false;
+    } else if (!rt.store_behind_logged) {
+      spdlog::info("state store is behind: the alerts of group {} wait for a later round", group.name());
+      rt.store_behind_logged = true;
     }
-    for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
     if (!rt.round_history.empty()) batch.add_history(std::move(rt.round_history));
     rt.round_history.clear();
-    batch.put_group_evaluation(group.name(), rt.round_slot);
-    store_->commit(std::move(batch));
+    if (!batch.empty()) store_->commit(std::move(batch));
   }
 
   // The dispatcher's state (notification log, aggregation groups) is written at most once per
@@ -968,6 +987,9 @@ class Daemon final : public DaemonView {
         rt->previous_slot = old->previous_slot;
         rt->evaluated_once = old->evaluated_once;
         rt->first_slot = old->first_slot;
+        // Rule indices change with the files: alerts the store has not been given yet are
+        // written by a full save at the group's next round.
+        rt->last_full_save = old->unsaved_slot ? TimePoint{} : old->last_full_save;
         retire(old);
         old_by_name.erase(it);
         metrics_.set_group_rules(rt->group.name(), rt->group.rules().size());

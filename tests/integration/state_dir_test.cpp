@@ -9,9 +9,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "support/http_test_server.hpp"
 #include "support/peers.hpp"
@@ -101,6 +103,52 @@ std::string vector_of(int n) {
 }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A slow disk (every sync takes 300 ms) and a first round bigger than the store can take at
+// once: ten groups bring 1,000 new alerts each in the same second. Rows the worker cannot take
+// yet wait in the rules (not in the store's queue) and are written at later rounds; after a
+// SIGKILL the restart finds every alert on disk.
+TEST(StateDir, AFirstRoundTheStoreCannotKeepUpWithIsWrittenLaterAndSurvivesAKill) {
+  const std::string body = vector_of(1000);
+  const std::string asan_options = getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "";
+  TestHttpServer datasource([&](const TestRequest&) {
+    TestResponse r;
+    r.headers.push_back({"Content-Type", "application/json"});
+    r.body = body;
+    return r;
+  });
+  std::string rules;
+  for (int g = 0; g < 10; ++g) {
+    rules += "[[groups]]\nname = \"g" + std::to_string(g) + "\"\ninterval = \"1s\"\n[[groups.rules]]\nalert = \"A" +
+             std::to_string(g) + "\"\nexpr = 'x > 0'\n";
+  }
+  PromwatchProcess promwatch(R"([global]
+rule_files = ["rules.toml"]
+state_dir = "{{DIR}}/state"
+[datasource]
+url = ")" + datasource.url() + R"("
+[server]
+listen = "{{LISTEN}}"
+)",
+                             {{"rules.toml", rules}},
+                             {{"LD_PRELOAD", PROMWATCH_SLOW_SYNC_LIBRARY},
+                              {"PROMWATCH_TEST_SLOW_SYNC_MS", "300"},
+                              // A sanitized build wants its runtime first in the link order.
+                              {"ASAN_OPTIONS", asan_options + (asan_options.empty() ? "" : ":") +
+                                                   "verify_asan_link_order=0"}});
+  ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
+  auto metrics = [&] { return http_get(promwatch.url() + "/metrics").body; };
+  ASSERT_TRUE(wait_until([&] { return has(metrics(), "promwatch_alerts{state=\"firing\"} 10000"); }, 30s))
+      << promwatch.process().log();
+  EXPECT_TRUE(has(promwatch.process().log(), "wait for a later round"))
+      << "the store never fell behind: the test tests nothing\n" << promwatch.process().log();
+  // Rounds go on every second with nothing new: each writes what an earlier one held back.
+  std::this_thread::sleep_for(8s);
+  promwatch.process().kill_now();
+  promwatch.restart();
+  ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
+  EXPECT_TRUE(has(promwatch.process().log(), ": 10000 alerts,")) << promwatch.process().log();
+}
 
 TEST(StateDir, DiskFullAtRuntimeIsLoudKeepsAlertingAndCatchesUp) {
   TempDir mount_dir;
