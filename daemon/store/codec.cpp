@@ -72,7 +72,7 @@ json event_to_json(const AlertEvent& a) {
               {"annotations", labels_to_json(a.annotations)},
               {"starts_at", to_ms(a.starts_at)},
               {"ends_at", to_ms(a.ends_at)},
-              {"generator_url", a.generator_url}};
+              {"generator_url", a.generator_url.view()}};
 }
 
 AlertEvent event_from_json(const json& j) {
@@ -110,7 +110,7 @@ std::string encode_notification(const Notification& n) {
                           {"annotations", labels_to_json(a.event->annotations)},
                           {"starts_at", to_ms(a.event->starts_at)},
                           {"ends_at", to_ms(a.ends_at())},
-                          {"generator_url", a.event->generator_url},
+                          {"generator_url", a.event->generator_url.view()},
                           {"fingerprint", fingerprint_hex(a.event->labels.fingerprint())}});
   }
   // The template data's layout, as stored before notifications shared their alerts.
