@@ -369,7 +369,7 @@ class Daemon final : public DaemonView {
           e.annotations = o.annotations;
           e.starts_at = o.starts_at;
           e.ends_at = o.ends_at;
-          e.generator_url = generator_url(group, rule.name(), o.labels);
+          e.generator_url = shared_generator_url(group, rule.name(), o.labels);
           events.push_back(std::move(e));
         }
         forwarder_->send(events);
@@ -696,8 +696,17 @@ class Daemon final : public DaemonView {
     e.annotations = t.annotations;
     e.starts_at = t.fired_at != TimePoint{} ? t.fired_at : t.active_at;
     e.ends_at = t.resolved() ? t.resolved_at : TimePoint{};
-    e.generator_url = generator_url(group, rule_name, t.labels);
+    e.generator_url = shared_generator_url(group, rule_name, t.labels);
     return e;
+  }
+
+  // Without a generator_url template every alert of a rule has the same URL, and events are
+  // made rule by rule: reusing the last one when it is the same text makes a rule's events
+  // share one copy (the dispatcher keeps each event as long as its alert).
+  SharedText shared_generator_url(const RuleGroup& group, const std::string& rule_name, const Labels& labels) const {
+    std::string url = generator_url(group, rule_name, labels);
+    if (last_generator_url_ != url) last_generator_url_ = SharedText(url);
+    return last_generator_url_;
   }
 
   std::string generator_url(const RuleGroup& group, const std::string& rule_name, const Labels& labels) const {
@@ -1311,6 +1320,7 @@ class Daemon final : public DaemonView {
   std::unique_ptr<MuteState> mute_;
   int failed_rounds_ = 0;
   bool datasource_down_ = false;
+  mutable SharedText last_generator_url_;  // see shared_generator_url
   TimePoint datasource_down_since_{};
   TimePoint datasource_down_sent_at_{};
   TimePoint last_query_success_{};

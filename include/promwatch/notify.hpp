@@ -22,6 +22,7 @@
 
 #include "promwatch/config.hpp"
 #include "promwatch/labels.hpp"
+#include "promwatch/shared_text.hpp"
 #include "promwatch/template.hpp"
 #include "promwatch/time.hpp"
 
@@ -36,7 +37,9 @@ struct AlertEvent {
   /// future is also accepted (Alertmanager's "valid until"): the alert counts as resolved once
   /// `now >= ends_at`.
   TimePoint ends_at;
-  std::string generator_url;
+  /// Shared: every alert of a rule has the same one unless a `generator_url` template makes
+  /// them differ, and the dispatcher holds an event per alert.
+  SharedText generator_url;
 
   /// Alertmanager's `Alert.ResolvedAt(now)`: ends_at is set and not after `now`.
   bool resolved_at(TimePoint now) const { return ends_at != TimePoint{} && ends_at <= now; }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "promwatch/labels.hpp"
+#include "promwatch/shared_text.hpp"
 #include "promwatch/time.hpp"
 
 using namespace promwatch;
@@ -86,6 +87,36 @@ TEST(Labels, CopiesMayBeReadAndDroppedOnOtherThreads) {
   for (auto& t : threads) t.join();
   original.set("instance", "a:2");  // ours alone again: changed in place
   EXPECT_EQ(original.get("instance"), "a:2");
+}
+
+TEST(SharedText, CopiesShareOneAllocation) {
+  SharedText empty;
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(empty, "");
+  EXPECT_EQ(SharedText(""), empty);
+  const std::string url = "http://promwatch:9097/#rule-g%2Fr";
+  SharedText a = url;
+  SharedText b = a;
+  EXPECT_TRUE(b.shares_with(a));
+  EXPECT_EQ(b, url);
+  EXPECT_EQ(b.size(), url.size());
+  EXPECT_EQ(std::string_view(b), url);
+  EXPECT_EQ(b.str(), url);
+  EXPECT_NE(b, "http://other");
+  SharedText c = SharedText(url);  // same text, another allocation: still equal
+  EXPECT_FALSE(c.shares_with(a));
+  EXPECT_EQ(c, a);
+  b = "x";
+  EXPECT_EQ(a, url);
+  EXPECT_EQ(b, "x");
+  b = std::move(a);
+  EXPECT_EQ(b, url);
+  EXPECT_TRUE(a.empty());  // moved-from is empty
+  b.clear();
+  EXPECT_TRUE(b.empty());
+  std::string assigned;
+  assigned = c;  // std::string takes it as a string_view
+  EXPECT_EQ(assigned, url);
 }
 
 TEST(Labels, FingerprintMatchesAlertmanager) {
