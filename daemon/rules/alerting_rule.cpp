@@ -190,7 +190,13 @@ Labels AlertingRule::expand_annotations(const Labels& raw, double value) {
   std::vector<Label> items;
   items.reserve(annotations_.size());
   for (const CompiledText& t : annotations_) items.push_back(Label{t.name, expand(t, raw, value)});
-  return Labels(std::move(items));
+  Labels expanded(std::move(items));
+  // The alerts of one rule often expand to the same text (literal descriptions, templates that
+  // read no per-series label): those share one set, as copies of a Labels share storage. At
+  // 100,000 alerts with one summary that is ~170 bytes per alert.
+  if (expanded == last_annotations_) return last_annotations_;
+  last_annotations_ = expanded;
+  return expanded;
 }
 
 AlertTransition AlertingRule::transition(const Alert& alert, AlertState from, TimePoint at) {

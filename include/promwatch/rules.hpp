@@ -253,6 +253,7 @@ class AlertingRule {
   std::vector<CompiledText> labels_;
   std::vector<CompiledText> annotations_;
   std::unordered_map<std::uint64_t, Entry> active_;
+  Labels last_annotations_;  ///< the last expansion, shared by alerts that expand the same
   std::uint64_t eval_counter_ = 0;
   RuleHealth health_ = RuleHealth::Unknown;
   std::string last_error_;

@@ -365,6 +365,18 @@ TEST(AlertingRule, AnnotationsExpandedOnlyWhenValueOrLabelsChange) {
   EXPECT_EQ(find_alert(rule, "a")->annotations.get("summary"), "a is NaN");
 }
 
+TEST(AlertingRule, AlertsWithTheSameExpandedAnnotationsShareThem) {
+  AlertingRule rule = make_rule(rule_config("X", 0s, 0s, {}, {{"summary", tt("{{ $labels.job }} is at {{ $value }}")}}));
+  rule.evaluate(ok({sample("a", 1), sample("b", 1), sample("c", 2)}), T(0));
+  const Alert* a = find_alert(rule, "a");
+  const Alert* b = find_alert(rule, "b");
+  const Alert* c = find_alert(rule, "c");
+  EXPECT_EQ(a->annotations.get("summary"), "node is at 1");
+  EXPECT_EQ(&a->annotations.items(), &b->annotations.items());  // one set for both
+  EXPECT_EQ(c->annotations.get("summary"), "node is at 2");
+  EXPECT_NE(&a->annotations.items(), &c->annotations.items());
+}
+
 TEST(AlertingRule, TemplatesSeeRawLabelsValueAndExternals) {
   RuleContext ctx{Labels{{"cluster", "prod"}}, "http://promwatch:9097"};
   AlertingRule rule = make_rule(
