@@ -97,7 +97,9 @@ void Inhibitor::unindex(std::uint64_t fp, const Held& alert) {
 }
 
 void Inhibitor::observe(const Labels& labels, TimePoint ends_at) {
-  if (rules_.empty()) return;  // nothing is kept without rules (set_rules emptied alerts_)
+  // Not a source: not kept, and not known either (set_rules forgets the alerts no rule's
+  // sources match), so there is nothing to update. Most alerts stop here, before hashing.
+  if (!is_source(labels)) return;
   const std::uint64_t fp = labels.fingerprint();
   auto it = alerts_.find(fp);
   if (it != alerts_.end()) {
@@ -116,7 +118,6 @@ void Inhibitor::observe(const Labels& labels, TimePoint ends_at) {
     unindex(fp, it->second);
     alerts_.erase(it);
   }
-  if (!is_source(labels)) return;  // no rule could use it: not kept
   Held h{labels, ends_at};
   index(fp, h);
   alerts_.emplace(fp, std::move(h));

@@ -70,9 +70,8 @@ class Inhibitor {
   std::size_t rule_count() const;
 
   /// Inserts or replaces the alert with these labels when it matches some rule's source
-  /// matchers; otherwise only forgets an alert kept under the same fingerprint. `ends_at` zero
-  /// (the epoch) = firing; otherwise the alert counts as firing while `now < ends_at`
-  /// (Alertmanager's Resolved()).
+  /// matchers; otherwise does nothing. `ends_at` zero (the epoch) = firing; otherwise the alert
+  /// counts as firing while `now < ends_at` (Alertmanager's Resolved()).
   void observe(const Labels& labels, TimePoint ends_at = TimePoint{});
   /// Forgets the alert with these labels (no-op when unknown).
   void forget(const Labels& labels);
