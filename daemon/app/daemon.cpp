@@ -103,7 +103,7 @@ struct GroupRuntime {
   std::set<std::size_t> dirty_rules;      // alerting rules whose alerts changed this round
   std::set<std::size_t> unsaved_rules;    // changed, not written yet: the store was behind
   bool unsaved_slot = false;              // a round's slot (and heartbeats) not written yet
-  bool store_behind_logged = false;       // said once per group, not every round
+  bool store_behind_logged = false;       // said once per episode, not every round
   std::vector<HistoryEntry> round_history;
   TimePoint last_full_save{};             // when every rule's alerts were last written
 
@@ -437,6 +437,10 @@ class Daemon final : public DaemonView {
       for (const auto& hb : group.heartbeats()) batch.put_heartbeat(group.name(), hb.name(), hb.export_state());
       batch.put_group_evaluation(group.name(), rt.round_slot);
       rt.unsaved_slot = false;
+      if (rt.store_behind_logged) {
+        spdlog::info("state store caught up with group {}", group.name());
+        rt.store_behind_logged = false;
+      }
     } else if (!rt.store_behind_logged) {
       spdlog::info("state store is behind: the alerts of group {} wait for a later round", group.name());
       rt.store_behind_logged = true;

@@ -106,11 +106,15 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 
 // A slow disk (every sync takes 300 ms) and a first round bigger than the store can take at
 // once: ten groups bring 1,000 new alerts each in the same second. Rows the worker cannot take
-// yet wait in the rules (not in the store's queue) and are written at later rounds; after a
-// SIGKILL the restart finds every alert on disk.
+// yet wait in the rules (not in the store's queue). Then the disk is fast again: they are written
+// at later rounds, and after a SIGKILL the restart finds every alert on disk.
 TEST(StateDir, AFirstRoundTheStoreCannotKeepUpWithIsWrittenLaterAndSurvivesAKill) {
   const std::string body = vector_of(1000);
   const std::string asan_options = getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "";
+  TempDir sync_dir;
+  const std::filesystem::path sync_file = sync_dir.path() / "sync_ms";
+  auto set_sync_ms = [&](const char* ms) { std::ofstream(sync_file) << ms; };
+  set_sync_ms("300");
   TestHttpServer datasource([&](const TestRequest&) {
     TestResponse r;
     r.headers.push_back({"Content-Type", "application/json"});
@@ -132,7 +136,7 @@ listen = "{{LISTEN}}"
 )",
                              {{"rules.toml", rules}},
                              {{"LD_PRELOAD", PROMWATCH_SLOW_SYNC_LIBRARY},
-                              {"PROMWATCH_TEST_SLOW_SYNC_MS", "300"},
+                              {"PROMWATCH_TEST_SLOW_SYNC_FILE", sync_file.string()},
                               // A sanitized build wants its runtime first in the link order.
                               {"ASAN_OPTIONS", asan_options + (asan_options.empty() ? "" : ":") +
                                                    "verify_asan_link_order=0"}});
@@ -142,8 +146,21 @@ listen = "{{LISTEN}}"
       << promwatch.process().log();
   EXPECT_TRUE(has(promwatch.process().log(), "wait for a later round"))
       << "the store never fell behind: the test tests nothing\n" << promwatch.process().log();
-  // Rounds go on every second with nothing new: each writes what an earlier one held back.
-  std::this_thread::sleep_for(8s);
+  // The disk recovers; rounds go on every second with nothing new: each writes what an earlier
+  // one held back.
+  set_sync_ms("0");
+  auto occurrences = [](const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+    return n;
+  };
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string log = promwatch.process().log();
+        return occurrences(log, "wait for a later round") == occurrences(log, "state store caught up with group");
+      },
+      60s))
+      << promwatch.process().log();
   promwatch.process().kill_now();
   promwatch.restart();
   ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
