@@ -13,6 +13,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "promwatch/base64.hpp"
+
 namespace promwatch {
 namespace {
 
@@ -62,26 +64,6 @@ void scrub(std::string& text, std::string_view secret) {
   }
 }
 
-/// Standard base64 with padding, as curl sends `Authorization: Basic <base64(user:password)>`.
-std::string base64(std::string_view in) {
-  static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    for (int shift = 18; shift >= 0; shift -= 6) out += kTable[(v >> shift) & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kTable[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -252,7 +234,7 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
   void clean(std::string& error) const {
     if (config.http.basic_auth) {
       // A peer that echoes the request (a debugging proxy, an error page) shows the encoded form.
-      scrub(error, base64(config.http.basic_auth->username + ":" + config.http.basic_auth->password));
+      scrub(error, base64_encode(config.http.basic_auth->username + ":" + config.http.basic_auth->password));
       scrub(error, config.http.basic_auth->password);
     }
     if (config.http.authorization) scrub(error, config.http.authorization->credentials);

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "promwatch/base64.hpp"
 #include "server_internal.hpp"
 
 namespace promwatch {
@@ -394,7 +395,7 @@ bool ServerState::authorized(const std::string* authorization) const {
   if (value.size() < 6 || !server_detail::iequals(value.substr(0, 6), "basic ")) return false;
   value.remove_prefix(6);
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  auto decoded = server_detail::base64_decode(value);
+  auto decoded = base64_decode(value);
   if (!decoded) return false;
   auto colon = decoded->find(':');
   if (colon == std::string::npos) return false;

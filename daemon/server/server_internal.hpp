@@ -9,8 +9,6 @@ namespace promwatch::server_detail {
 
 bool iequals(std::string_view a, std::string_view b);
 std::string to_lower(std::string_view s);
-/// Standard base64 (padding optional); nullopt on invalid characters.
-std::optional<std::string> base64_decode(std::string_view in);
 /// "application/json; charset=utf-8" -> "application/json" (case kept, whitespace trimmed).
 std::string_view media_type(std::string_view content_type);
 /// Whether an `Origin` header ("http://host:port") names the same host[:port] as `Host`.
