@@ -3,6 +3,7 @@
 
 #include <glob.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -260,6 +261,75 @@ void read_alertmanagers(TableReader& root, Config& config) {
   }
 }
 
+bool is_cluster_name(std::string_view s) {
+  if (s.empty()) return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+void read_cluster(TableReader& root, Config& config) {
+  const toml::table* t = root.table("cluster");
+  if (!t) return;
+  TableReader r(root.ctx(), *t, "[cluster]",
+                with_http_keys({"etcd_endpoints", "name", "member", "lease_ttl", "fail_open_after"}));
+  ClusterConfig c;
+  c.pos = r.pos();
+  c.http.timeout = std::chrono::seconds(5);
+  if (r.require("etcd_endpoints")) {
+    if (auto v = r.strings("etcd_endpoints")) {
+      if (v->empty()) r.ctx().error(r.value_pos("etcd_endpoints"), "etcd_endpoints: at least one etcd URL is needed");
+      for (std::size_t i = 0; i < v->size(); ++i) {
+        const std::string& url = (*v)[i];
+        if (!is_http_url(url)) {
+          r.ctx().error(r.value_pos("etcd_endpoints"), "etcd_endpoints[" + std::to_string(i) +
+                                                           "]: expected an http:// or https:// URL with a host");
+        } else {
+          c.etcd_endpoints.push_back(url);
+        }
+      }
+    }
+  }
+  if (auto v = r.string("name")) {
+    // The name is an etcd key prefix: replicated state lives under "<name>#state/", which no
+    // other cluster's election prefix ("<other>/") can reach while '#' and '/' are not allowed.
+    if (!is_cluster_name(*v)) {
+      r.ctx().error(r.value_pos("name"), "name: use letters, digits, '_', '.' and '-' only, got \"" + *v + "\"");
+    } else {
+      c.name = *v;
+    }
+  }
+  if (auto v = r.string("member")) {
+    if (v->empty()) {
+      r.ctx().error(r.value_pos("member"), "member: must not be empty (leave it out for the host name)");
+    } else {
+      c.member = *v;
+    }
+  }
+  if (c.member.empty()) {
+    char host[256] = {};
+    c.member = gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' ? host : "promwatch";
+  }
+  if (auto v = r.duration("lease_ttl", true)) {
+    // etcd grants no lease shorter than its minimum TTL (1.5 s with default election timing)
+    // and counts in whole seconds.
+    if (*v < std::chrono::seconds(2) || *v % std::chrono::seconds(1) != Duration::zero()) {
+      r.ctx().error(r.value_pos("lease_ttl"), "lease_ttl: must be whole seconds, at least 2s, got \"" +
+                                                   format_duration(*v) + "\"");
+    } else {
+      c.lease_ttl = *v;
+    }
+  }
+  if (auto v = r.duration("fail_open_after", true)) c.fail_open_after = *v;
+  if (c.fail_open_after <= c.lease_ttl) {
+    r.ctx().error(r.has("fail_open_after") ? r.value_pos("fail_open_after") : r.pos(),
+                  "fail_open_after (" + format_duration(c.fail_open_after) + ") must be longer than lease_ttl (" +
+                      format_duration(c.lease_ttl) + "): a replica would notify on its own before a leader's lease ran out");
+  }
+  read_http_endpoint(r, c.http);
+  config.cluster = std::move(c);
+}
+
 }  // namespace
 
 std::vector<std::string_view> with_http_keys(std::vector<std::string_view> keys) {
@@ -376,7 +446,7 @@ LoadResult load_config(const std::string& path, const EnvLookup& env) {
   config.path = abs.string();
   Context ctx(path, base_dir, &env, diag);
   TableReader root(ctx, doc, "the main config",
-                   {"global", "datasource", "server", "notify", "deadman", "alertmanagers", "receivers", "route",
+                   {"global", "datasource", "server", "notify", "deadman", "alertmanagers", "cluster", "receivers", "route",
                     "inhibit_rules", "time_intervals", "silences"});
   std::vector<std::string> rule_file_paths;
   read_global(root, config, env, rule_file_paths);
@@ -385,6 +455,7 @@ LoadResult load_config(const std::string& path, const EnvLookup& env) {
   read_notify(root, config);
   read_deadman(root, config);
   read_alertmanagers(root, config);
+  read_cluster(root, config);
   read_time_intervals(root, config);
   read_silences(root, config);
   read_receivers(root, config);

@@ -116,6 +116,18 @@ struct AlertmanagerConfig {
   SourcePos pos;
 };
 
+/// `[cluster]`: high availability on etcd (SPEC §2). Replicas with the same `name` elect one
+/// leader through etcd's election API; only the leader notifies.
+struct ClusterConfig {
+  std::vector<std::string> etcd_endpoints;  ///< base URLs of etcd members (v3 JSON gateway), tried in turn
+  std::string name = "promwatch";           ///< election name; letters, digits, `_ . -`
+  std::string member;                       ///< this replica's name; resolved: the host name when unset
+  Duration lease_ttl = std::chrono::seconds(10);
+  Duration fail_open_after = std::chrono::seconds(30);
+  HttpEndpointConfig http;  ///< auth, tls, headers for etcd; http.timeout bounds each short request
+  SourcePos pos;
+};
+
 enum class ReceiverType { Webhook, Slack, Dingtalk, Feishu, Wecom, Discord, Teams, Telegram };
 /// "webhook", "slack", ... as written in the config.
 std::string_view to_string(ReceiverType type);
@@ -248,6 +260,7 @@ struct Config {
   NotifyConfig notify;
   std::optional<DeadmanConfig> deadman;
   std::vector<AlertmanagerConfig> alertmanagers;
+  std::optional<ClusterConfig> cluster;  ///< absent: a single replica, it always notifies
   std::vector<ReceiverConfig> receivers;
   std::optional<RouteConfig> route;  ///< absent when no [route] table (then nothing is routed)
   std::vector<InhibitRuleConfig> inhibit_rules;

@@ -245,6 +245,29 @@ authorization = { type = "raw", credentials = "tok" }
   EXPECT_EQ(c.alertmanagers[0].pos.line, 42);
 }
 
+TEST_F(ConfigTest, ClusterDefaultsAndKeys) {
+  Config c = ok(std::string(kDatasource) + (R"([cluster]
+etcd_endpoints = ["http://10.0.0.1:2379", "https://10.0.0.2:2379/"]
+basic_auth = { username = "promwatch", password = "pw" }
+timeout = "2s"
+)"));
+  ASSERT_TRUE(c.cluster);
+  EXPECT_EQ(c.cluster->etcd_endpoints.size(), 2u);
+  EXPECT_EQ(c.cluster->name, "promwatch");
+  EXPECT_FALSE(c.cluster->member.empty());  // the host name
+  EXPECT_EQ(c.cluster->lease_ttl, 10s);
+  EXPECT_EQ(c.cluster->fail_open_after, 30s);
+  EXPECT_EQ(c.cluster->http.timeout, 2s);
+  ASSERT_TRUE(c.cluster->http.basic_auth);
+  EXPECT_EQ(c.cluster->http.basic_auth->username, "promwatch");
+  Config named = ok(std::string(kDatasource) + ("[cluster]\netcd_endpoints = [\"http://e:2379\"]\nname = \"prod.alerts\"\nmember = \"a-1\"\n"
+                       "lease_ttl = \"3s\"\nfail_open_after = \"4s\"\n"));
+  ASSERT_TRUE(named.cluster);
+  EXPECT_EQ(named.cluster->member, "a-1");
+  EXPECT_EQ(named.cluster->lease_ttl, 3s);
+  EXPECT_FALSE(ok(kDatasource).cluster);
+}
+
 TEST_F(ConfigTest, AuthorizationDefaultsToBearer) {
   write("token", "abc\r\n\n");
   Config c = ok("[datasource]\nurl = \"http://p\"\nauthorization = { credentials_file = \"token\" }\n");
@@ -361,6 +384,19 @@ const BadCase kMainCases[] = {
      {"promwatch.toml:4:7: url: expected an http:// or https:// URL with a host"}},
     {"alertmanager_url", ds("[[alertmanagers]]\nresend_delay = \"1m\"\n"),
      {"promwatch.toml:3:1: missing required key \"url\" in [[alertmanagers]]"}},
+    {"cluster_missing_endpoints", ds("[cluster]\nname = \"p\"\n"),
+     {"promwatch.toml:3:1: missing required key \"etcd_endpoints\" in [cluster]"}},
+    {"cluster_bad_endpoint", ds("[cluster]\netcd_endpoints = [\"127.0.0.1:2379\"]\n"),
+     {"promwatch.toml:4:18: etcd_endpoints[0]: expected an http:// or https:// URL with a host"}},
+    {"cluster_name", ds("[cluster]\netcd_endpoints = [\"http://e:2379\"]\nname = \"a/b\"\n"),
+     {"promwatch.toml:5:8: name: use letters, digits, '_', '.' and '-' only, got \"a/b\""}},
+    {"cluster_lease_ttl", ds("[cluster]\netcd_endpoints = [\"http://e:2379\"]\nlease_ttl = \"1500ms\"\n"),
+     {"promwatch.toml:5:13: lease_ttl: must be whole seconds, at least 2s, got \"1s500ms\""}},
+    {"cluster_fail_open", ds("[cluster]\netcd_endpoints = [\"http://e:2379\"]\nlease_ttl = \"30s\"\n"),
+     {"promwatch.toml:3:1: fail_open_after (30s) must be longer than lease_ttl (30s): a replica would notify on "
+      "its own before a leader's lease ran out"}},
+    {"cluster_unknown_key", ds("[cluster]\netcd_endpoints = [\"http://e:2379\"]\nleasettl = \"2s\"\n"),
+     {"promwatch.toml:5:1: unknown key \"leasettl\" in [cluster]; did you mean \"lease_ttl\"?"}},
     {"table_type", "server = 1\n" + ds(""), {"promwatch.toml:1:10: server: expected a table, got integer"}},
     {"toml_syntax", "[datasource\n", {"promwatch.toml:1:12: Error while parsing table header: expected ']', saw '\\n'"}},
 };
