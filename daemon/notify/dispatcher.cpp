@@ -183,6 +183,7 @@ struct Dispatcher::Impl {
   std::map<LogId, NotificationLogEntry> log;
   MuteFilter mute_filter;
   TimeMuteCheck time_mute;
+  LogObserver log_observer;
   Duration log_retention = std::chrono::hours(120);
 
   std::size_t add_node(const RouteConfig& rc, const std::string& parent_key, bool is_root) {
@@ -288,6 +289,7 @@ struct Dispatcher::Impl {
     e.firing = std::move(firing);
     e.resolved = std::move(resolved);
     e.timestamp = at;
+    if (log_observer) log_observer(e);
   }
 
   // Alertmanager's DedupStage.needsUpdate.
@@ -467,6 +469,55 @@ std::vector<RouteMatch> Dispatcher::route(const Labels& labels) const {
 void Dispatcher::set_mute_filter(MuteFilter filter) { impl_->mute_filter = std::move(filter); }
 void Dispatcher::set_time_mute_check(TimeMuteCheck check) { impl_->time_mute = std::move(check); }
 void Dispatcher::set_log_retention(Duration retention) { impl_->log_retention = retention; }
+
+void Dispatcher::set_log_observer(LogObserver observer) { impl_->log_observer = std::move(observer); }
+
+std::vector<NotificationLogEntry> Dispatcher::log_entries() const {
+  std::vector<NotificationLogEntry> out;
+  out.reserve(impl_->log.size());
+  for (const auto& [id, e] : impl_->log) out.push_back(e);
+  return out;
+}
+
+bool Dispatcher::merge_log_entry(NotificationLogEntry entry) {
+  std::sort(entry.firing.begin(), entry.firing.end());
+  std::sort(entry.resolved.begin(), entry.resolved.end());
+  auto [it, inserted] = impl_->log.try_emplace(LogId{entry.receiver, entry.group_key});
+  if (!inserted && it->second.timestamp >= entry.timestamp) return false;
+  it->second = std::move(entry);
+  return true;
+}
+
+std::size_t Dispatcher::drop_notified_resolved(TimePoint now) {
+  std::size_t dropped = 0;
+  for (auto git = impl_->groups.begin(); git != impl_->groups.end();) {
+    Group& g = git->second;
+    auto lit = impl_->log.find(LogId{impl_->nodes[g.route].receiver, g.key});
+    const NotificationLogEntry* entry = lit == impl_->log.end() ? nullptr : &lit->second;
+    for (auto it = g.alerts.begin(); it != g.alerts.end();) {
+      const AlertEvent& a = *it->second;
+      // Reported: the leader delivered to the group after the alert resolved, and that message
+      // no longer listed it as firing. (A delivery after the resolution can carry a message made
+      // before it, still listing the alert as firing: then the resolution is still owed.)
+      bool reported = a.resolved_at(now) &&
+                      ((entry && entry->timestamp >= a.ends_at &&
+                        !std::binary_search(entry->firing.begin(), entry->firing.end(), it->first)) ||
+                       a.ends_at + impl_->log_retention < now);
+      if (reported) {
+        it = g.alerts.erase(it);
+        ++dropped;
+      } else {
+        ++it;
+      }
+    }
+    if (g.alerts.empty()) {
+      git = impl_->groups.erase(git);
+    } else {
+      ++git;
+    }
+  }
+  return dropped;
+}
 
 std::size_t Dispatcher::group_count() const { return impl_->groups.size(); }
 

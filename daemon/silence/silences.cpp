@@ -359,6 +359,15 @@ bool SilenceSet::restore(Silence s) {
   return true;
 }
 
+bool SilenceSet::merge(Silence s, TimePoint now) {
+  if (s.id.empty() || s.ends_at + limits_.retention <= now) return false;
+  auto it = silences_.find(s.id);
+  if (it == silences_.end()) return restore(std::move(s));
+  if (it->second.is_static || it->second.silence.updated_at >= s.updated_at) return false;
+  it->second.silence = std::move(s);
+  return true;
+}
+
 std::vector<std::string> SilenceSet::gc(TimePoint now) {
   std::vector<std::string> removed;
   for (auto it = silences_.begin(); it != silences_.end();) {

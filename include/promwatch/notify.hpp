@@ -192,6 +192,24 @@ class Dispatcher {
   /// Log entries older than this are dropped at `collect_due` (Alertmanager's data.retention).
   void set_log_retention(Duration retention);
 
+  // ---- high availability: the log shared between replicas (promwatch/cluster.hpp) ----
+
+  /// Called with the new entry whenever this dispatcher changes its notification log: a
+  /// delivery recorded, or a group whose receiver has send_resolved = false forgetting its
+  /// alerts. The leader mirrors these to its peers. Not called for `merge_log_entry`.
+  using LogObserver = std::function<void(const NotificationLogEntry& entry)>;
+  void set_log_observer(LogObserver observer);
+  /// Every log entry, copied.
+  std::vector<NotificationLogEntry> log_entries() const;
+  /// Takes a peer's entry when this dispatcher has none for its (receiver, group key) or an
+  /// older one, as Alertmanager's notification log merges gossip. Returns whether it was taken.
+  bool merge_log_entry(NotificationLogEntry entry);
+  /// For a standby replica, which receives every alert but flushes nothing: drops each resolved
+  /// alert that the leader reported (its group's log entry is from after the alert resolved and
+  /// does not list it as firing), and resolved alerts older than the log retention, so a standby
+  /// holds no more than a leader would. Returns how many were dropped; empty groups go.
+  std::size_t drop_notified_resolved(TimePoint now);
+
   /// True when `other` was built from an equivalent routing tree, receiver options and
   /// external URL: every alert would route, group and notify the same way in both, so a reload
   /// that changed none of them can keep the running dispatcher instead of re-routing every alert.

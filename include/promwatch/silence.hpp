@@ -188,6 +188,12 @@ class SilenceSet {
   /// now). Ignored with `false` when it has no id, its id is taken, or the set is full.
   bool restore(Silence s);
 
+  /// Takes a silence replicated from a peer (high availability): kept when its id is unknown
+  /// here or it was updated later than the one held, as Alertmanager merges gossiped silences.
+  /// Not taken when it expired `retention` ago (gc would drop it) or the set is full. Returns
+  /// whether it was taken (then store it).
+  bool merge(Silence s, TimePoint now);
+
   /// Removes runtime silences that expired at least `retention` ago; returns their ids (delete
   /// their records from the store).
   std::vector<std::string> gc(TimePoint now);

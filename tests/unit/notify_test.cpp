@@ -394,6 +394,102 @@ TEST(Dispatcher, OneAlertInTwoRoutesMakesTwoNotifications) {
   ASSERT_EQ(ns.size(), 2u);
 }
 
+// ---- high availability: the shared notification log ----
+
+TEST(Dispatcher, LogObserverSeesDeliveriesAndSendResolvedFalseClears) {
+  Dispatcher d(make_route("team"), {make_receiver_config("team", false)}, "");
+  std::vector<NotificationLogEntry> seen;
+  d.set_log_observer([&](const NotificationLogEntry& e) { seen.push_back(e); });
+  AlertEvent a = firing(cpu("a:9100"), t0);
+  d.receive({a}, t0);
+  auto first = d.collect_due(t0 + 30s);
+  ASSERT_EQ(first.size(), 1u);
+  d.record_delivered(first[0], t0 + 31s);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].firing, (std::vector<std::uint64_t>{cpu("a:9100").fingerprint()}));
+  EXPECT_EQ(seen[0].timestamp, t0 + 31s);
+  // Everything resolved and send_resolved = false: no message, but the log is cleared and the
+  // observer is told, so a peer taking over does not think the alert still fires there.
+  d.receive({resolved(a, t0 + 1min)}, t0 + 1min);
+  EXPECT_TRUE(d.collect_due(t0 + 5min + 30s).empty());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen[1].firing.empty());
+}
+
+TEST(Dispatcher, MergedPeerLogSuppressesWhatThePeerDelivered) {
+  // Two replicas receive the same alerts; only the leader flushes and delivers.
+  Dispatcher leader(make_route("team"), {make_receiver_config("team")}, "");
+  Dispatcher standby(make_route("team"), {make_receiver_config("team")}, "");
+  AlertEvent a = firing(cpu("a:9100"), t0);
+  leader.receive({a}, t0);
+  standby.receive({a}, t0);
+  auto sent = leader.collect_due(t0 + 30s);
+  ASSERT_EQ(sent.size(), 1u);
+  leader.record_delivered(sent[0], t0 + 30s);
+  for (auto& e : leader.log_entries()) EXPECT_TRUE(standby.merge_log_entry(e));
+  // An older entry does not replace a newer one.
+  NotificationLogEntry stale = leader.log_entries().front();
+  stale.timestamp = t0;
+  EXPECT_FALSE(standby.merge_log_entry(stale));
+  // The standby takes over a minute later: nothing new, nothing within repeat_interval.
+  EXPECT_TRUE(standby.collect_due(t0 + 90s).empty());
+  // A second alert the old leader never reported is sent by the new one at once.
+  AlertEvent b = firing(cpu("b:9100"), t0 + 100s);
+  standby.receive({b}, t0 + 100s);
+  EXPECT_TRUE(standby.collect_due(t0 + 5min).empty());  // the group waits for its interval
+  auto next = standby.collect_due(t0 + 90s + 5min);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(instances(next[0]), (std::vector<std::string>{"a:9100", "b:9100"}));
+}
+
+TEST(Dispatcher, StandbyDropsOnlyResolvedAlertsTheLeaderReported) {
+  Dispatcher standby(make_route("team"), {make_receiver_config("team")}, "");
+  AlertEvent a = firing(cpu("a:9100"), t0);
+  AlertEvent b = firing(cpu("b:9100"), t0);
+  standby.receive({a, b}, t0);
+  standby.receive({resolved(a, t0 + 1min), resolved(b, t0 + 1min)}, t0 + 1min);
+  // No log entry yet: the leader may not have reported the resolution; both stay.
+  EXPECT_EQ(standby.drop_notified_resolved(t0 + 2min), 0u);
+  NotificationLogEntry before;
+  before.receiver = "team";
+  before.group_key = standby.route(cpu("a:9100")).front().group_key;
+  before.firing = {cpu("a:9100").fingerprint(), cpu("b:9100").fingerprint()};
+  before.timestamp = t0 + 30s;  // delivered before they resolved
+  standby.merge_log_entry(before);
+  EXPECT_EQ(standby.drop_notified_resolved(t0 + 2min), 0u);
+  // Delivered after they resolved, but a message made before: still lists them as firing.
+  NotificationLogEntry late = before;
+  late.timestamp = t0 + 3min;
+  standby.merge_log_entry(late);
+  EXPECT_EQ(standby.drop_notified_resolved(t0 + 4min), 0u);
+  NotificationLogEntry after = before;
+  after.firing.clear();
+  after.resolved = before.firing;
+  after.timestamp = t0 + 5min;
+  standby.merge_log_entry(after);
+  EXPECT_EQ(standby.drop_notified_resolved(t0 + 6min), 2u);
+  EXPECT_EQ(standby.group_count(), 0u);
+}
+
+TEST(Dispatcher, TakeoverFlushesWhatTheOldLeaderDidNotDeliver) {
+  // The standby never flushed; its groups are due at once when it becomes leader, and the
+  // resolved alert it still holds is reported because the log never saw it delivered.
+  Dispatcher standby(make_route("team"), {make_receiver_config("team")}, "");
+  AlertEvent a = firing(cpu("a:9100"), t0);
+  standby.receive({a}, t0);
+  NotificationLogEntry firing_logged;
+  firing_logged.receiver = "team";
+  firing_logged.group_key = standby.route(cpu("a:9100")).front().group_key;
+  firing_logged.firing = {cpu("a:9100").fingerprint()};
+  firing_logged.timestamp = t0 + 30s;
+  standby.merge_log_entry(firing_logged);
+  standby.receive({resolved(a, t0 + 2min)}, t0 + 2min);
+  EXPECT_EQ(standby.drop_notified_resolved(t0 + 3min), 0u);
+  auto due = standby.collect_due(t0 + 3min);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].status(), "resolved");
+}
+
 TEST(Dispatcher, RouteMatchersKeyEscapes) {
   EXPECT_EQ(route_matchers_key({}), "{}");
   EXPECT_EQ(route_matchers_key({M(R"(b="2")"), M(R"(a=~"x.*")"), M(R"(a="x\"y")")}),

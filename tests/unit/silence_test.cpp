@@ -238,6 +238,30 @@ Silence silence(std::vector<Matcher> matchers, TimePoint starts, TimePoint ends,
   return s;
 }
 
+TEST(Silences, MergeTakesUnknownAndNewerPeerSilencesOnly) {
+  SilenceSet set(SilenceLimits{}, counter_ids());
+  Silence s = silence({M("instance=\"a\"")}, kNow, kNow + std::chrono::hours(1), "00000000-0000-4000-8000-000000000009");
+  s.updated_at = kNow;
+  EXPECT_TRUE(set.merge(s, kNow));
+  EXPECT_TRUE(set.silenced(Labels{{"instance", "a"}}, kNow + std::chrono::minutes(1)));
+  // The same record again, or an older one: nothing changes.
+  EXPECT_FALSE(set.merge(s, kNow));
+  Silence older = s;
+  older.updated_at = kNow - std::chrono::minutes(1);
+  older.ends_at = kNow;
+  EXPECT_FALSE(set.merge(older, kNow));
+  // Expired on the peer later: taken.
+  Silence expired = s;
+  expired.ends_at = kNow + std::chrono::minutes(2);
+  expired.updated_at = kNow + std::chrono::minutes(2);
+  EXPECT_TRUE(set.merge(expired, kNow + std::chrono::minutes(2)));
+  EXPECT_FALSE(set.silenced(Labels{{"instance", "a"}}, kNow + std::chrono::minutes(3)));
+  // Past its retention it would only be garbage-collected again: not taken.
+  Silence ancient = silence({M("instance=\"b\"")}, kNow - std::chrono::hours(300), kNow - std::chrono::hours(200),
+                            "00000000-0000-4000-8000-000000000010");
+  EXPECT_FALSE(set.merge(ancient, kNow));
+}
+
 TEST(Silences, MatchingIncludingRegex) {
   Silence s = silence({M("instance=~\"db[0-9]+:9100\""), M("job!=\"blackbox\"")}, kNow, kNow + 1h);
   EXPECT_TRUE(s.matches(Labels{{"instance", "db1:9100"}, {"job", "node"}}));
