@@ -182,6 +182,30 @@ void for_each_member_sorted(const HeartbeatRule& hb, Fn fn) {
 
 }  // namespace
 
+std::string render_cluster_json(const std::optional<ClusterStatus>& status) {
+  ordered_json data;
+  data["enabled"] = status.has_value();
+  if (status) {
+    const ClusterStatus& c = *status;
+    data["name"] = c.name;
+    data["member"] = c.member;
+    data["role"] = std::string(to_string(c.role));
+    data["notifies"] = c.may_notify;
+    data["leader"] = c.leader;
+    data["members"] = c.members;
+    data["etcdUp"] = c.etcd_up;
+    data["etcdEndpoint"] = c.endpoint;
+    data["leaseTTLSeconds"] = c.lease_ttl_left ? ordered_json(to_seconds(*c.lease_ttl_left)) : ordered_json(nullptr);
+    data["leaderChanges"] = c.leader_changes;
+    data["lastEtcdContact"] = c.last_contact == TimePoint{} ? ordered_json(nullptr) : ordered_json(format_rfc3339(c.last_contact));
+    data["lastError"] = c.last_error;
+  }
+  ordered_json out;
+  out["status"] = "success";
+  out["data"] = std::move(data);
+  return out.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
 std::string render_heartbeats_json(const std::vector<const RuleGroup*>& groups) {
   ordered_json out_rules = ordered_json::array();
   for (const RuleGroup* group : groups) {
@@ -358,6 +382,8 @@ font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.82re
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.82rem;white-space:pre-wrap;
 overflow-wrap:break-word}
 .empty{color:var(--muted);font-style:italic}
+.banner{border:1px solid var(--firing);color:var(--firing);border-radius:8px;padding:.5rem .9rem;margin:1rem 0 0;
+font-weight:600}
 .num{font-variant-numeric:tabular-nums}
 @media (max-width:700px){
 body{padding:0 .6rem 1.5rem;font-size:14px}
@@ -519,7 +545,26 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
                "rules failing");
   page += card(info.datasource_up ? "good" : "bad", info.datasource_up ? "up" : "down", "datasource");
   page += card(info.ready ? "good" : "pending", info.ready ? "ready" : "starting", "status");
+  if (info.cluster) {
+    const ClusterStatus& c = *info.cluster;
+    std::string_view cls = c.role == ClusterRole::Leader ? "good" : c.role == ClusterRole::Follower ? "" : "bad";
+    page += card(cls, std::string(to_string(c.role)), "cluster role");
+  }
   page += "</div>\n";
+  if (info.cluster) {
+    const ClusterStatus& c = *info.cluster;
+    if (c.role == ClusterRole::FailOpen) {
+      page += "<p class=\"banner\">etcd is unreachable (" + html_escape(c.last_error) +
+              "): this replica notifies on its own; its peers may send the same notifications.</p>\n";
+    } else if (!c.etcd_up && c.role != ClusterRole::Starting) {
+      page += "<p class=\"banner\">etcd does not answer (" + html_escape(c.last_error) +
+              "); after fail_open_after every replica notifies.</p>\n";
+    }
+    page += "<p class=\"meta\">cluster <code>" + html_escape(c.name) + "</code> · member <code>" +
+            html_escape(c.member) + "</code> · leader <code>" + html_escape(c.leader.empty() ? "unknown" : c.leader) +
+            "</code> · " + std::to_string(c.members.size()) + " members · " +
+            (c.may_notify ? "this replica notifies" : "standby: the leader notifies") + "</p>\n";
+  }
 
   page += "<section id=\"alerts\"><h2>Alerts</h2>\n";
   if (alert_rows.empty()) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "promwatch/cluster.hpp"
 #include "promwatch/matcher.hpp"
 #include "promwatch/rules.hpp"
 #include "promwatch/silence.hpp"
@@ -73,7 +74,13 @@ struct StatusPageInfo {
   /// Silences to list (active and pending first). nullopt: the daemon keeps no silences yet
   /// and the section says so.
   std::optional<std::vector<SilenceView>> silences;
+  /// The replica's part in its cluster; nullopt without `[cluster]` (nothing shown).
+  std::optional<ClusterStatus> cluster;
 };
+
+/// `GET /api/v1/status/cluster`: `{"status":"success","data":{"enabled":false}}` without a
+/// cluster, else the role, leader, members, etcd health and the lease time left.
+std::string render_cluster_json(const std::optional<ClusterStatus>& status);
 
 /// The status page: a summary, firing and pending alerts (labels, value, since, annotations,
 /// muted marker), every rule with its health and last error, heartbeat members and silences.

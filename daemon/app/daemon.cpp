@@ -20,9 +20,11 @@
 #include <set>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 
 #include "http_api.hpp"
 #include "promwatch/app.hpp"
+#include "promwatch/cluster.hpp"
 #include "promwatch/datasource.hpp"
 #include "promwatch/delivery.hpp"
 #include "promwatch/http_client.hpp"
@@ -168,6 +170,7 @@ class Daemon final : public DaemonView {
     compiled_.groups.clear();
     restore_state();
     schedule_history_prune();
+    start_cluster();
 
     wait_for_signals();
     start_watchdog();
@@ -216,6 +219,7 @@ class Daemon final : public DaemonView {
       }
       dispatcher_->set_mute_filter(mute_->mute_filter());
       dispatcher_->set_time_mute_check(mute_->time_mute_check());
+      dispatcher_->set_log_observer([this](const NotificationLogEntry& e) { on_log_change(e); });
     }
 
     forwarder_.reset();
@@ -357,7 +361,9 @@ class Daemon final : public DaemonView {
       spdlog::info("alert {} {}: {} -> {}", rule.name(), t.labels.to_string(), to_string(t.from), to_string(t.to));
       rt->round_events.push_back(to_event(group, rule.name(), t));
     }
-    if (forwarder_) {
+    // Only the replica that notifies forwards; a standby leaves the resend bookkeeping alone, so
+    // that it sends every firing alert at its first round as leader.
+    if (forwarder_ && may_notify()) {
       auto outgoing = rule.alerts_to_send(rt->round_slot, resend_delay_, group.interval());
       if (!outgoing.empty()) {
         std::vector<AlertEvent> events;
@@ -576,13 +582,63 @@ class Daemon final : public DaemonView {
     observe_firing_alerts();
     if (dispatcher_) {
       dispatcher_->import_state(snapshot.dispatcher, t);
+      reconcile_dispatcher(t);
       schedule_dispatch();
     }
     std::size_t undelivered = snapshot.outbox.size();
-    for (auto& n : snapshot.outbox) delivery_->submit(std::move(n));
+    if (compiled_.config.cluster) {
+      // Sent only if this replica leads, and only what no leader delivered since (on_may_notify).
+      held_outbox_ = std::move(snapshot.outbox);
+    } else {
+      for (auto& n : snapshot.outbox) delivery_->submit(std::move(n));
+    }
     update_alert_gauges(/*recount_all=*/true);
     spdlog::info("state restored from {}: {} alerts, {} undelivered notifications", store_->path(), restored,
                  undelivered);
+  }
+
+  // The rules' alerts are written with each round, the dispatcher's groups at most a second
+  // later: a crash in between restores a dispatcher that disagrees with the rules. An alert the
+  // rules have firing but the dispatcher lacks would never be notified (rules send events only
+  // on transitions); one the dispatcher holds as firing that the rules no longer have would be
+  // repeated forever. Both are fixed here: the first is received now, the second resolves now.
+  void reconcile_dispatcher(TimePoint t) {
+    std::unordered_map<std::uint64_t, bool> held;  // fingerprint -> firing in the dispatcher
+    for (const auto& group : dispatcher_->export_state().groups) {
+      for (const auto& a : group.alerts) {
+        bool firing = !a->resolved_at(t);
+        auto [it, inserted] = held.emplace(a->labels.fingerprint(), firing);
+        if (!inserted) it->second = it->second || firing;
+      }
+    }
+    std::vector<AlertEvent> updates;
+    std::set<std::uint64_t> firing_in_rules;
+    for_each_firing_alert([&](const RuleGroup& group, const std::string& rule_name, const Alert& a) {
+      AlertEvent e;
+      e.labels = with_external_labels(a.labels);
+      e.annotations = a.annotations;
+      e.starts_at = a.fired_at;
+      e.generator_url = shared_generator_url(group, rule_name, a.labels);
+      const std::uint64_t fp = e.labels.fingerprint();
+      firing_in_rules.insert(fp);
+      auto it = held.find(fp);
+      if (it == held.end() || !it->second) updates.push_back(std::move(e));
+    });
+    std::size_t missing = updates.size();
+    for (const auto& group : dispatcher_->export_state().groups) {
+      for (const auto& a : group.alerts) {
+        const std::uint64_t fp = a->labels.fingerprint();
+        if (a->resolved_at(t) || firing_in_rules.count(fp)) continue;
+        AlertEvent resolved = *a;
+        resolved.ends_at = t;
+        updates.push_back(std::move(resolved));
+        firing_in_rules.insert(fp);  // once, however many groups hold it
+      }
+    }
+    if (updates.empty()) return;
+    spdlog::info("state restored: {} firing alerts handed to the dispatcher again, {} it held resolved now",
+                 missing, updates.size() - missing);
+    dispatcher_->receive(std::move(updates), t);
   }
 
   void schedule_history_prune() {
@@ -591,7 +647,10 @@ class Daemon final : public DaemonView {
       if (ec || stopping_ || !store_) return;
       StoreBatch batch;
       batch.prune_history(now() - compiled_.config.global.history_retention);
-      for (const auto& id : mute_->silences().gc(now())) batch.delete_silence(id);
+      for (const auto& id : mute_->silences().gc(now())) {
+        batch.delete_silence(id);
+        if (cluster_) cluster_->forget_silence(id);
+      }
       store_->commit(std::move(batch));
       schedule_history_prune();
     });
@@ -634,7 +693,7 @@ class Daemon final : public DaemonView {
       spdlog::info("datasource {} answers again", url);
     }
     AlertEvent event = datasource_down_event(down ? TimePoint{} : t);
-    if (forwarder_) {
+    if (forwarder_ && may_notify()) {
       AlertEvent forwarded = event;
       if (down) forwarded.ends_at = t + 4 * std::max(resend_delay_, Duration(std::chrono::minutes(1)));
       forwarder_->send({forwarded});
@@ -646,7 +705,7 @@ class Daemon final : public DaemonView {
   // While down, Alertmanagers get the alert again every resend_delay, as Prometheus re-sends
   // firing alerts, so that it does not expire there.
   void resend_datasource_down() {
-    if (!forwarder_) return;
+    if (!forwarder_ || !may_notify()) return;
     TimePoint t = now();
     if (t - datasource_down_sent_at_ < resend_delay_) return;
     AlertEvent event = datasource_down_event(t + 4 * std::max(resend_delay_, Duration(std::chrono::minutes(1))));
@@ -665,7 +724,9 @@ class Daemon final : public DaemonView {
     deadman_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping_ || !compiled_.config.deadman) return;
       const DeadmanConfig& deadman = *compiled_.config.deadman;
-      if (now() - last_query_success_ <= deadman.interval) {
+      if (!may_notify()) {
+        spdlog::debug("dead man's switch: standby replica, the leader pings");
+      } else if (now() - last_query_success_ <= deadman.interval) {
         HttpRequest request;
         request.method = "GET";
         request.url = deadman.url;
@@ -833,6 +894,9 @@ class Daemon final : public DaemonView {
   // batches in order, so submitting in the commit's callback sends nothing unrecorded.
   void run_dispatch() {
     if (!dispatcher_ || stopping_) return;
+    // A standby's groups receive every alert but do not flush: their timers would fire for
+    // nothing, and a flush would drop resolved alerts the leader may not have reported yet.
+    if (!may_notify()) return;
     follow_clock_steps();
     mute_->inhibitor().gc(now());
     std::vector<Notification> due = dispatcher_->collect_due(now());
@@ -880,6 +944,108 @@ class Daemon final : public DaemonView {
     } else {
       spdlog::error("notification for {} to {} {}: {}", r.group_key, r.receiver, r.result, r.reason);
     }
+  }
+
+  // ---- high availability (promwatch/cluster.hpp) ----
+
+  // The one question every sender asks: without [cluster] always yes; with it, while leader or
+  // while etcd has been unreachable for fail_open_after.
+  bool may_notify() const {
+    if (!compiled_.config.cluster) return true;
+    return cluster_ && cluster_->may_notify();  // not before the cluster has started
+  }
+
+  void start_cluster() {
+    if (!compiled_.config.cluster) return;
+    ClusterHooks hooks;
+    hooks.on_notify_change = [this](bool may) { on_may_notify_change(may); };
+    hooks.on_log_entries = [this](std::vector<NotificationLogEntry> entries) { on_peer_log_entries(std::move(entries)); };
+    hooks.on_silences = [this](std::vector<std::string> silences) { on_peer_silences(std::move(silences)); };
+    cluster_ = std::make_unique<Cluster>(io_, http_, *compiled_.config.cluster, std::move(hooks), metrics_.registry());
+    cluster_->start();
+  }
+
+  static bool same_cluster(const std::optional<ClusterConfig>& a, const std::optional<ClusterConfig>& b) {
+    if (a.has_value() != b.has_value()) return false;
+    if (!a) return true;
+    return a->etcd_endpoints == b->etcd_endpoints && a->name == b->name && a->member == b->member &&
+           a->lease_ttl == b->lease_ttl && a->fail_open_after == b->fail_open_after;
+  }
+
+  void on_may_notify_change(bool may) {
+    if (stopping_) return;
+    if (!may) {
+      dispatch_timer_.cancel();
+      spdlog::info("standby: notifications, forwarding and the dead man's switch are the leader's");
+      return;
+    }
+    if (cluster_->is_leader() && !unpublished_log_.empty()) {
+      // What this replica delivered on its own while etcd was away, so the next leader knows.
+      if (dispatcher_) {
+        for (const auto& entry : dispatcher_->log_entries()) {
+          if (unpublished_log_.count({entry.receiver, entry.group_key})) cluster_->record_log_entry(entry);
+        }
+      }
+      unpublished_log_.clear();
+    }
+    submit_held_outbox();
+    run_dispatch();
+  }
+
+  // Messages this replica had committed before a restart: sent unless a leader delivered to that
+  // group since they were made (its log entry is newer), as after a crash without a cluster.
+  void submit_held_outbox() {
+    if (held_outbox_.empty()) return;
+    std::size_t sent = 0;
+    for (auto& n : held_outbox_) {
+      const NotificationLogEntry* entry = dispatcher_ ? dispatcher_->log_entry(n.receiver, n.group_key) : nullptr;
+      if (entry && entry->timestamp >= n.created_at) {
+        outbox_removals_.emplace_back(n.receiver, n.group_key, n.created_at);
+        continue;
+      }
+      delivery_->submit(std::move(n));
+      ++sent;
+    }
+    spdlog::info("{} of {} undelivered notifications from before the restart sent; the rest were delivered by a peer",
+                 sent, held_outbox_.size());
+    held_outbox_.clear();
+    schedule_state_save();
+  }
+
+  void on_log_change(const NotificationLogEntry& entry) {
+    if (!cluster_) return;
+    if (cluster_->is_leader()) {
+      cluster_->record_log_entry(entry);
+    } else {
+      unpublished_log_.insert({entry.receiver, entry.group_key});
+    }
+  }
+
+  void on_peer_log_entries(std::vector<NotificationLogEntry> entries) {
+    if (!dispatcher_) return;
+    std::size_t taken = 0;
+    for (auto& e : entries) taken += dispatcher_->merge_log_entry(std::move(e)) ? 1 : 0;
+    if (!may_notify()) dispatcher_->drop_notified_resolved(now());
+    if (taken > 0) schedule_state_save();
+  }
+
+  void on_peer_silences(std::vector<std::string> records) {
+    TimePoint t = now();
+    StoreBatch batch;
+    for (const auto& json : records) {
+      std::string error;
+      auto silence = silence_from_json(json, &error);
+      if (!silence) {
+        spdlog::warn("cluster: replicated silence skipped: {}", error);
+        continue;
+      }
+      Silence copy = *silence;
+      if (mute_->silences().merge(std::move(*silence), t)) {
+        spdlog::info("silence {} replicated from a peer", copy.id);
+        batch.put_silence(StoredSilence{copy.id, to_json(copy), copy.ends_at});
+      }
+    }
+    if (store_ && !batch.empty()) store_->commit(std::move(batch));
   }
 
   // ---- reload ----
@@ -952,6 +1118,10 @@ class Daemon final : public DaemonView {
     if (next.config.server.listen != old_config.server.listen) {
       spdlog::warn("server.listen changed; it takes effect at the next restart");
       next.config.server.listen = old_config.server.listen;
+    }
+    if (!same_cluster(next.config.cluster, old_config.cluster)) {
+      spdlog::warn("[cluster] changed; it takes effect at the next restart");
+      next.config.cluster = old_config.cluster;
     }
     if (next.config.global.state_dir != old_config.global.state_dir) {
       spdlog::warn("global.state_dir changed; it takes effect at the next restart");
@@ -1104,14 +1274,20 @@ class Daemon final : public DaemonView {
     signals_.cancel();
     history_prune_timer_.cancel();
     state_save_timer_.cancel();
-    delivery_->shutdown([this] {
+    // The loop stops once deliveries in flight have finished (or shutdown_grace passed) and,
+    // with a cluster, etcd has been told: resigning first lets a peer take over at once.
+    auto parts_left = std::make_shared<int>(cluster_ ? 2 : 1);
+    auto part_done = [this, parts_left] {
+      if (--*parts_left > 0) return;
       if (server_) server_->stop();
       forwarder_.reset();
       datasource_.reset();
       save_everything();
       if (store_) store_->flush();
       io_.stop();
-    });
+    };
+    if (cluster_) cluster_->stop(part_done);
+    delivery_->shutdown(part_done);
   }
 
   bool ready() const override {
@@ -1174,6 +1350,9 @@ class Daemon final : public DaemonView {
         StoreBatch batch;
         for (const auto& s : r.changed) batch.put_silence(StoredSilence{s.id, to_json(s), s.ends_at});
         store_->commit(std::move(batch));
+      }
+      if (cluster_) {
+        for (const auto& s : r.changed) cluster_->publish_silence(s.id, to_json(s));
       }
       ServerResponse out;
       out.status = r.status;
@@ -1290,6 +1469,10 @@ class Daemon final : public DaemonView {
     return out;
   }
   bool datasource_up() const override { return !datasource_down_; }
+  std::optional<ClusterStatus> cluster_status() const override {
+    if (!cluster_) return std::nullopt;
+    return cluster_->status();
+  }
   const Config& config() const override { return compiled_.config; }
   std::string metrics_text() const override { return metrics_.serialize(); }
   TimePoint started_at() const override { return started_at_; }
@@ -1305,6 +1488,11 @@ class Daemon final : public DaemonView {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<AlertmanagerForwarder> forwarder_;
   std::unique_ptr<HttpServer> server_;
+  // After http_ (destroyed before it). Null without [cluster]: then this replica always notifies.
+  std::unique_ptr<Cluster> cluster_;
+  std::vector<Notification> held_outbox_;  // restored undelivered messages, sent only as leader
+  // Log entries changed while notifying without being leader (fail-open): published once leader.
+  std::set<std::pair<std::string, std::string>> unpublished_log_;
   std::vector<std::shared_ptr<GroupRuntime>> groups_;
   asio::signal_set signals_;
   asio::steady_timer dispatch_timer_;  // monotonic, as the group timers

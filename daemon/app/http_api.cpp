@@ -75,6 +75,7 @@ ServerResponse status_page(DaemonView& daemon) {
   info.now = now();
   info.mute_status = [&daemon](const Alert& alert) { return daemon.mute_status(alert); };
   info.silences = daemon.silences();
+  info.cluster = daemon.cluster_status();
   ServerResponse r;
   r.content_type = "text/html; charset=utf-8";
   r.body = render_status_page(daemon.rule_groups(), info);
@@ -100,6 +101,7 @@ ServerResponse handle_http(DaemonView& daemon, const ServerRequest& request) {
   }
   if (path == "/api/v1/alerts") return alerts(daemon, request);
   if (path == "/api/v1/rules") return rules(daemon, request);
+  if (path == "/api/v1/status/cluster") return ServerResponse::json(200, render_cluster_json(daemon.cluster_status()));
   if (path == "/api/v1/heartbeats") return ServerResponse::json(200, render_heartbeats_json(daemon.rule_groups()));
   if (path == "/") return status_page(daemon);
   return ServerResponse::text(404, "not found\n");

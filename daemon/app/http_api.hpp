@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api.hpp"
+#include "promwatch/cluster.hpp"
 #include "promwatch/config.hpp"
 #include "promwatch/http_server.hpp"
 #include "promwatch/rules.hpp"
@@ -47,6 +48,8 @@ class DaemonView {
   /// Alertmanager's v2 API (`/api/v2/silences`, `/api/v2/silence/{id}`, `/api/v2/alerts`), so
   /// that amtool works against promwatch.
   virtual ServerResponse alertmanager_api(const ServerRequest& request) = 0;
+  /// `GET /api/v1/status/cluster` and the page's role: nullopt without `[cluster]`.
+  virtual std::optional<ClusterStatus> cluster_status() const { return std::nullopt; }
   /// `GET /api/v1/alerts/history`: state transitions from the durable store.
   virtual ServerResponse alert_history(const ServerRequest& request) = 0;
 };

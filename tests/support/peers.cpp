@@ -105,6 +105,62 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 
 }  // namespace
 
+EtcdCluster::EtcdCluster(int members) {
+  for (int i = 0; i < members; ++i) {
+    Member m;
+    m.name = "etcd" + std::to_string(i);
+    m.client_port = free_port();
+    m.peer_port = free_port();
+    initial_cluster_ += (i ? "," : "") + m.name + "=http://127.0.0.1:" + std::to_string(m.peer_port);
+    members_.push_back(std::move(m));
+  }
+  for (int i = 0; i < members; ++i) start(i);
+}
+
+std::vector<std::string> EtcdCluster::client_urls() const {
+  std::vector<std::string> out;
+  for (const auto& m : members_) out.push_back("http://127.0.0.1:" + std::to_string(m.client_port));
+  return out;
+}
+
+void EtcdCluster::start(int member) {
+  Member& m = members_[static_cast<std::size_t>(member)];
+  const std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
+  const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
+  m.process.reset();
+  // Short heartbeats so that a cluster elects its own leader quickly after a member dies; the
+  // minimum lease TTL follows (3/2 of the election timeout).
+  m.process = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/etcd", "--name", m.name, "--data-dir", (dir_.path() / m.name).string(),
+                               "--listen-client-urls", client, "--advertise-client-urls", client,
+                               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                               "--initial-cluster", initial_cluster_, "--initial-cluster-state", "new",
+                               "--initial-cluster-token", "promwatch-test", "--heartbeat-interval", "100",
+                               "--election-timeout", "1000", "--log-level", "warn"},
+      dir_.path() / (m.name + ".log"));
+}
+
+void EtcdCluster::kill(int member) { members_[static_cast<std::size_t>(member)].process->kill_now(); }
+
+bool EtcdCluster::wait_healthy(std::chrono::milliseconds timeout) {
+  return wait_until([this] {
+    for (auto& m : members_) {
+      if (!m.process || !m.process->running()) continue;
+      auto r = http_get("http://127.0.0.1:" + std::to_string(m.client_port) + "/health", std::chrono::seconds(2));
+      if (r.status != 200 || r.body.find("\"true\"") == std::string::npos) return false;
+    }
+    return true;
+  }, timeout, std::chrono::milliseconds(200));
+}
+
+std::string EtcdCluster::logs() const {
+  std::string out;
+  for (const auto& m : members_) {
+    if (m.process) out += "--- " + m.name + "\n" + m.process->log();
+  }
+  return out;
+}
+
 PromwatchProcess::PromwatchProcess(const std::string& config_toml, const std::map<std::string, std::string>& files,
                                    std::map<std::string, std::string> env)
     : env_(std::move(env)) {

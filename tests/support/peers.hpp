@@ -70,6 +70,35 @@ class AlertmanagerProcess {
   std::unique_ptr<ChildProcess> process_;
 };
 
+/// Real etcd (Debian's etcd-server 3.4): `members` members on 127.0.0.1, random client and peer
+/// ports, each with its own data directory, forming one cluster. Members can be killed and
+/// started again with their data, as a real outage would.
+class EtcdCluster {
+ public:
+  explicit EtcdCluster(int members = 1);
+  /// Every member's client URL, `http://127.0.0.1:PORT`.
+  std::vector<std::string> client_urls() const;
+  /// Waits until every running member answers /health with "true"; false on timeout.
+  bool wait_healthy(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  void kill(int member);
+  /// Starts a killed member again with its data directory.
+  void start(int member);
+  ChildProcess& process(int member) { return *members_[static_cast<std::size_t>(member)].process; }
+  /// The members' logs, for failure messages.
+  std::string logs() const;
+
+ private:
+  struct Member {
+    std::string name;
+    int client_port = 0;
+    int peer_port = 0;
+    std::unique_ptr<ChildProcess> process;
+  };
+  TempDir dir_;
+  std::vector<Member> members_;
+  std::string initial_cluster_;
+};
+
 /// The promwatch binary of this build, running the config given (written to its temp dir as
 /// promwatch.toml, next to any extra files). `{{DIR}}` in the config is replaced by that dir.
 class PromwatchProcess {
