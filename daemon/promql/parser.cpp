@@ -53,7 +53,8 @@ struct Node {
   bool has_name = false;
   std::vector<LabelMatcher> matchers;
   bool offset_set = false;  // a non-zero offset (Prometheus tests the value, not the presence)
-  bool at_set = false;
+  bool at_set = false;        // `@ <timestamp>`, `@ start()` or `@ end()`
+  bool at_timestamp = false;  // `@ <timestamp>` only: 2.x allows `x @ start() [5m]`
   // Call and aggregation.
   const Function* function = nullptr;
   std::string function_name;
@@ -183,6 +184,22 @@ std::string regex_error(const RE2& re) {
     default: return "error parsing regexp: " + re.error();
   }
   return "error parsing regexp: " + std::string(what) + ": `" + re.error_arg() + "`";
+}
+
+// What RE2 accepts but Go's regexp does not: `\C` (any byte).
+std::string go_regex_problem(std::string_view re) {
+  for (std::size_t i = 0; i + 1 < re.size(); ++i) {
+    if (re[i] != '\\') continue;
+    if (re[i + 1] == 'Q') {  // literal text up to \E
+      const std::size_t end = re.find("\\E", i + 2);
+      if (end == std::string_view::npos) break;
+      i = end + 1;
+      continue;
+    }
+    if (re[i + 1] == 'C') return "error parsing regexp: invalid escape sequence: `\\C`";
+    ++i;
+  }
+  return "";
 }
 
 class Parser {
@@ -365,7 +382,7 @@ class Parser {
       take();
       if (operand->kind != Kind::Vector) fail(bracket, "ranges only allowed for vector selectors");
       if (operand->offset_set) fail(bracket, "no offset modifiers allowed before range");
-      if (operand->at_set) fail(bracket, "no @ modifiers allowed before range");
+      if (operand->at_timestamp) fail(bracket, "no @ modifiers allowed before range");
       auto node = make(Kind::Matrix, operand->start);
       set_depth(*node, operand->depth);
       node->a = std::move(operand);
@@ -414,7 +431,8 @@ class Parser {
     take();
     const Token& t = peek();
     double ts = 0;
-    if (t.kind == Tok::Start || t.kind == Tok::EndKw) {
+    const bool preprocessor = t.kind == Tok::Start || t.kind == Tok::EndKw;
+    if (preprocessor) {
       take();
       if (peek().kind != Tok::LeftParen) unexpected("@", "timestamp");
       take();
@@ -437,6 +455,7 @@ class Parser {
     Node& target = modifier_target(n, "@");
     if (target.at_set) fail(n.start, "@ <timestamp> may not be set multiple times");
     target.at_set = true;
+    target.at_timestamp = !preprocessor;
   }
 
   std::vector<NodePtr> call_body(int depth, Node& owner) {
@@ -542,6 +561,7 @@ class Parser {
       case Tok::Eql: m.matches_empty = value.empty(); break;
       case Tok::Neq: m.matches_empty = !value.empty(); break;
       default: {
+        if (std::string problem = go_regex_problem(value); !problem.empty()) fail(pos, problem);
         RE2::Options options;
         options.set_log_errors(false);
         RE2 re("^(?:" + value + ")$", options);

@@ -89,6 +89,9 @@ TEST(PromqlTest, MessagesAndPositionsAsPrometheus) {
   EXPECT_EQ(error_of("foo{job=\"a\" env=\"b\"}"), "1:13: unexpected identifier \"env\" in label matching, expected \",\" or \"}\"");
   EXPECT_EQ(error_of("\"bad \\q\""), "1:1: unknown escape sequence U+0071 'q'");
   EXPECT_EQ(error_of("foo $ bar"), "1:5: unexpected character: '$'");
+  // RE2 knows \C, Go's regexp (Prometheus's) does not.
+  EXPECT_EQ(error_of("foo{a=~\"\\\\C\"}"), "1:5: error parsing regexp: invalid escape sequence: `\\C`");
+  EXPECT_EQ(error_of("foo{a=~\"a{2}{3}\"}"), "1:5: error parsing regexp: invalid nested repetition operator: `{2}{3}`");
 }
 
 TEST(PromqlTest, PositionsInMultiLineExpressions) {
@@ -132,6 +135,8 @@ TEST(PromqlTest, ModifiersAndGrouping) {
   EXPECT_EQ(error_of("x @ start()"), "");
   EXPECT_EQ(error_of("x[5m] @ end() offset -5m"), "");
   EXPECT_EQ(error_of("x[5m:]"), "");
+  EXPECT_EQ(error_of("x @ start() [5m]"), "");  // only a timestamp is refused before a range
+  EXPECT_EQ(error_of("x @ 100 [5m]"), "1:9: no @ modifiers allowed before range");
   EXPECT_EQ(error_of("sum by (offset, on, bool) (x)"), "");  // keywords are label names here
   EXPECT_EQ(error_of("sum by (without) (x)"), "1:9: unexpected <without> in grouping opts, expected label");
   EXPECT_EQ(error_of("x * group_left y"), "1:5: unexpected <group_left>");
