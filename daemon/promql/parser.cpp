@@ -204,7 +204,7 @@ std::string go_regex_problem(std::string_view re) {
 
 class Parser {
  public:
-  explicit Parser(std::string_view input) : in_(input), toks_(lex(input)) {}
+  explicit Parser(std::string_view input) : toks_(lex(input)) {}
 
   NodePtr parse() {
     if (peek().kind == Tok::End) fail(0, "no expression found in input");
@@ -226,7 +226,6 @@ class Parser {
     if (t.kind != Tok::End) ++i_;
     return t;
   }
-  std::size_t end_of(const Token& t) const { return t.pos + t.text.size(); }
 
   [[noreturn]] void unexpected(std::string_view context, std::string_view expected) {
     const Token& t = peek();
@@ -622,7 +621,6 @@ class Parser {
     }
   }
 
-  std::string_view in_;
   std::vector<Token> toks_;
   std::size_t i_ = 0;
 };

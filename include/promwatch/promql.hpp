@@ -11,8 +11,8 @@
 /// (`x[5m * 2]`, behind `--enable-feature=promql-duration-expr`), and the series-description
 /// syntax of Prometheus's test files.
 ///
-/// Thread: pure functions without shared state; call them from any thread. Errors are values,
-/// nothing throws out of this interface.
+/// Thread: pure functions without shared state; call them from any thread. Errors are values:
+/// nothing but std::bad_alloc leaves this interface as an exception.
 
 #include <cstddef>
 #include <optional>
