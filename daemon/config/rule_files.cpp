@@ -1,7 +1,7 @@
 // Rule files (SPEC §3): [[groups]] with [[groups.rules]] and [[groups.heartbeats]].
 //
 // Rule files are not `${VAR}`-expanded: PromQL and templates use `$` themselves. Expressions
-// are only sanity-checked here (brackets and quotes); the datasource is the PromQL parser.
+// are parsed and type-checked as Prometheus does (expressions.cpp).
 
 #include <algorithm>
 #include <cctype>
@@ -18,56 +18,6 @@ bool is_metric_name(std::string_view s) {
   return start(s[0]) && std::all_of(s.begin() + 1, s.end(), rest);
 }
 
-// Balanced (), [] and {} outside strings, closed strings, PromQL `#` comments skipped.
-// Returns a sentence with 1-based character positions, or "" when the expression looks sane.
-std::string check_expr(std::string_view expr) {
-  struct Open {
-    char c;
-    std::size_t pos;
-  };
-  std::vector<Open> stack;
-  auto at = [](std::size_t i) { return "at character " + std::to_string(i + 1); };
-  for (std::size_t i = 0; i < expr.size(); ++i) {
-    const char c = expr[i];
-    if (c == '#') {
-      while (i < expr.size() && expr[i] != '\n') ++i;
-      continue;
-    }
-    if (c == '"' || c == '\'' || c == '`') {
-      const std::size_t start = i;
-      bool closed = false;
-      for (++i; i < expr.size(); ++i) {
-        if (c != '`' && expr[i] == '\\') {
-          ++i;
-          continue;
-        }
-        if (c != '`' && expr[i] == '\n') break;
-        if (expr[i] == c) {
-          closed = true;
-          break;
-        }
-      }
-      if (!closed) return "unclosed string starting " + at(start);
-      continue;
-    }
-    if (c == '(' || c == '[' || c == '{') {
-      stack.push_back({c, i});
-      continue;
-    }
-    if (c == ')' || c == ']' || c == '}') {
-      const char want = c == ')' ? '(' : c == ']' ? '[' : '{';
-      if (stack.empty()) return "unexpected \"" + std::string(1, c) + "\" " + at(i);
-      if (stack.back().c != want) {
-        return "\"" + std::string(1, c) + "\" " + at(i) + " does not close \"" + std::string(1, stack.back().c) +
-               "\" " + at(stack.back().pos);
-      }
-      stack.pop_back();
-    }
-  }
-  if (!stack.empty()) return "unclosed \"" + std::string(1, stack.back().c) + "\" " + at(stack.back().pos);
-  return {};
-}
-
 std::optional<std::string> read_expr(TableReader& r) {
   if (!r.require("expr")) return std::nullopt;
   auto expr = r.string("expr");
@@ -77,10 +27,7 @@ std::optional<std::string> read_expr(TableReader& r) {
     r.ctx().error(r.value_pos("expr"), "expr: must not be empty");
     return std::nullopt;
   }
-  if (std::string problem = check_expr(*expr); !problem.empty()) {
-    r.ctx().error(r.value_pos("expr"), "expr: " + problem);
-    return std::nullopt;
-  }
+  if (!check_expression(r, "expr", *expr)) return std::nullopt;
   return expr;
 }
 
@@ -225,6 +172,7 @@ void load_rule_file(const std::string& path, Diagnostics& diag, Config& config, 
     return;
   }
   Context ctx(path, {}, nullptr, diag);
+  ctx.set_source(*text);
   TableReader root(ctx, doc, "the rule file", {"groups"});
   for (const toml::table* t : root.tables("groups")) {
     TableReader r(ctx, *t, "[[groups]]", {"name", "interval", "query_offset", "limit", "labels", "rules", "heartbeats"});

@@ -5,6 +5,7 @@
 //   routing.cpp          [[receivers]], [route] (recursive), [[inhibit_rules]]
 //   time_intervals.cpp   [[time_intervals]], [[silences]]
 //   rule_files.cpp       rule files ([[groups]], rules, heartbeats)
+//   expressions.cpp      their PromQL, checked by the promql component
 
 #include <map>
 #include <string>
@@ -24,6 +25,10 @@ void read_silences(TableReader& root, Config& config);
 void read_receivers(TableReader& root, Config& config);
 void read_route(TableReader& root, Config& config);
 void read_inhibit_rules(TableReader& root, Config& config);
+
+/// Checks `expr`, the string value of `key` in `r`, as PromQL; reports the first problem as
+/// `key: parse error: ...` at its place inside the string. True when it is valid.
+bool check_expression(TableReader& r, std::string_view key, std::string_view expr);
 
 /// Where each group name was first defined, to report duplicates across files.
 using GroupNames = std::map<std::string, SourcePos>;

@@ -41,6 +41,15 @@ class Context {
   void warning(SourcePos pos, std::string message) { diag_.warnings.push_back({std::move(pos), std::move(message)}); }
   std::size_t error_count() const { return diag_.errors.size(); }
 
+  /// The text of the file, kept (not owned; it must outlive the Context) so that a problem
+  /// inside a string value can be placed exactly. Rule files set it.
+  void set_source(std::string_view text) { source_ = text; }
+  /// Where byte `offset` of the (unescaped) string value that starts at `value_pos` was
+  /// written: the real line and column inside basic, literal and multi-line strings, escapes
+  /// and line-ending backslashes accounted for. `value_pos` itself when the source is not set
+  /// or the mapping is not possible.
+  SourcePos pos_in_string(const SourcePos& value_pos, std::size_t offset) const;
+
   /// `path` made absolute against the main config's directory (unchanged when already absolute).
   std::string resolve_path(std::string_view path) const;
   /// The string value of `node` after `${VAR}` expansion (main config only). On an unset
@@ -52,6 +61,7 @@ class Context {
   std::string base_dir_;
   const EnvLookup* env_;
   Diagnostics& diag_;
+  std::string_view source_;
 };
 
 /// "string", "integer", "float", "boolean", "date", "time", "date-time", "array", "table".
