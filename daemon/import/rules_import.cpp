@@ -42,6 +42,21 @@ bool string_map(const YAML::Node& node, std::vector<std::pair<std::string, std::
   return true;
 }
 
+// Group keys of Thanos, Cortex/Mimir and vmalert rule files, and what to do instead.
+std::string group_key_hint(const std::string& key) {
+  if (key == "partial_response_strategy") return "a Thanos extension with no promwatch equivalent";
+  if (key == "source_tenants") return "a Cortex/Mimir extension; send the tenant with datasource.headers (X-Scope-OrgID)";
+  if (key == "evaluation_delay" || key == "eval_delay") return "use query_offset (Prometheus's name for the same delay)";
+  if (key == "eval_offset" || key == "eval_alignment" || key == "align_evaluation_time_on_interval") {
+    return "promwatch aligns evaluations to the interval with a fixed per-group offset";
+  }
+  if (key == "params") return "extra query parameters are datasource.query_params, for every group";
+  if (key == "headers") return "request headers are datasource.headers, for every group";
+  if (key == "tenant") return "send the tenant with datasource.headers or query_params";
+  if (key == "type") return "only PromQL (type: prometheus) rules can be carried over";
+  return {};
+}
+
 void emit_comments(std::string& out, const std::vector<std::string>& comments) {
   for (const auto& c : comments) out += c.empty() ? "#\n" : "# " + c + "\n";
 }
@@ -65,7 +80,9 @@ class RuleFileConverter {
   RulesImport run(std::string_view text) {
     if (invalid_utf8_at(text) != std::string_view::npos) {
       problems_.add(line_at(text, invalid_utf8_at(text)), "not valid UTF-8 (Prometheus refuses it too); nothing carried over");
-      return finish();
+      RulesImport r;  // not even the comments: TOML must be UTF-8
+      r.problems = std::move(problems_.sorted());
+      return r;
     }
     std::vector<YAML::Node> docs;
     try {
@@ -191,10 +208,14 @@ class RuleFileConverter {
         }
       } else if (key == "labels") {
         string_map(kv.second, labels, problems_, "labels");
-      } else if (key == "partial_response_strategy" || key == "source_tenants" || key == "evaluation_delay" ||
-                 key == "align_evaluation_time_on_interval") {
-        problems_.add(kv.first, "group \"" + name + "\": " + key +
-                                    " (a Thanos/Cortex/Mimir extension) has no promwatch equivalent; not carried over");
+      } else if (key == "concurrency" || key == "debug" || (key == "type" && scalar(kv.second, v) && v == "prometheus")) {
+        problems_.note(kv.first, "group \"" + name + "\": vmalert's " + key + " is not needed");
+      } else if (key == "eval_delay" && !g["query_offset"]) {
+        // vmalert's eval_delay shifts the query time back as Prometheus's query_offset does.
+        if (value(kv.second, key, v) && !v.empty()) out_ += "query_offset = " + toml_string(v) + "\n";
+        problems_.note(kv.first, "group \"" + name + "\": vmalert's eval_delay carried over as query_offset");
+      } else if (auto hint = group_key_hint(key); !hint.empty()) {
+        problems_.add(kv.first, "group \"" + name + "\": " + key + " not carried over: " + hint);
       } else {
         problems_.add(kv.first, "group \"" + name + "\": unknown key \"" + key + "\"; not carried over");
       }
@@ -262,6 +283,8 @@ class RuleFileConverter {
         string_map(kv.second, labels, problems_, "alert \"" + alert + "\": labels");
       } else if (key == "annotations") {
         string_map(kv.second, annotations, problems_, "alert \"" + alert + "\": annotations");
+      } else if (key == "debug" || key == "update_entries_limit") {
+        problems_.note(kv.first, "alert \"" + alert + "\": vmalert's " + key + " is not carried over (promwatch eval prints each result)");
       } else {
         problems_.add(kv.first, "alert \"" + alert + "\": unknown key \"" + key + "\"; not carried over");
       }

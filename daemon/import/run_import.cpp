@@ -133,7 +133,9 @@ int import_alertmanager_file(const std::string& file, const std::string& out_fil
   std::string text;
   if (!read_text(file, text, err)) return 1;
   AlertmanagerImportOptions options;
-  if (!secrets_dir.empty()) options.secrets_dir = secrets_dir;
+  // The references must find the files whatever the main config's directory is (promwatch
+  // resolves relative *_file paths against it), so a written directory is named absolutely.
+  if (!secrets_dir.empty()) options.secrets_dir = fs::absolute(secrets_dir).lexically_normal().string();
   AlertmanagerImport r = import_alertmanager(file, text, options);
   const std::string header = "# Imported from " + fs::path(file).filename().string() +
                              " by `promwatch import alertmanager`: add [global] and [datasource] (SPEC §2).\n";

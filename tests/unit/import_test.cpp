@@ -162,6 +162,10 @@ TEST(ImportRules, BadInputIsListedWithItsLine) {
             "b.yml:7: rule has both `alert` and `record` (Prometheus rejects it); skipped\n"
             "b.yml:12: alert \"B\": unknown key \"lables\"; not carried over\n");
   EXPECT_EQ(import_rule_file("e.yml", "").problems.at(0).to_string(), "e.yml: no rule groups (empty file)");
+  // Not UTF-8: nothing at all is written (TOML must be UTF-8, comments included).
+  const RulesImport latin1 = import_rule_file("l.yml", "# caf\xe9\ngroups: []\n");
+  EXPECT_EQ(latin1.toml, "");
+  EXPECT_EQ(problems_text(latin1.problems), "l.yml:1: not valid UTF-8 (Prometheus refuses it too); nothing carried over\n");
 }
 
 TEST(ImportAlertmanager, Golden) {
