@@ -77,6 +77,8 @@ std::vector<std::string> split_matchers(std::string_view s) {
   return out;
 }
 
+constexpr const char* kNeverInterval = "promwatch-import-never";
+
 class AlertmanagerConverter {
  public:
   AlertmanagerConverter(const std::string& path, std::string_view text, const AlertmanagerImportOptions& options)
@@ -120,6 +122,10 @@ class AlertmanagerConverter {
       problems_.add(root, "no `route`: promwatch needs a [route] with a receiver");
     }
     inhibit_rules(root["inhibit_rules"]);
+    if (need_never_) {
+      out_ += "\n# Routes to receivers without integrations are active only in this interval, which never comes.\n";
+      out_ += "[[time_intervals]]\nname = " + toml_string(kNeverInterval) + "\nintervals = [{ years = [\"1970\"] }]\n";
+    }
   }
 
   AlertmanagerImport finish() {
@@ -285,6 +291,14 @@ class AlertmanagerConverter {
     }
     const std::string name = str(r["name"]);
     bool emitted = false;
+    if (r.size() == 1) {
+      // A receiver without integrations drops what is routed to it ("null", kube-prometheus'
+      // Watchdog): promwatch has no such receiver, so its routes are muted instead (below).
+      null_receivers_.insert(name);
+      problems_.note(r, "receiver \"" + name + "\" has no integrations (it drops notifications): the routes to it are "
+                        "muted with the time interval \"" + std::string(kNeverInterval) + "\" and inherit their parent's receiver");
+      return;
+    }
     for (const auto& kv : r) {
       const std::string k = kv.first.Scalar();
       if (k == "name") continue;
@@ -310,7 +324,6 @@ class AlertmanagerConverter {
     if (!emitted) {
       problems_.add(r, "receiver \"" + name + "\" has no integration promwatch can carry over; routes to it will not pass check");
     }
-    receiver_names_.insert(name);
   }
 
   void integration(const std::string& name, const Integration& kind, const YAML::Node& cfg) {
@@ -511,7 +524,8 @@ class AlertmanagerConverter {
     return out;
   }
 
-  void route(const YAML::Node& r, int depth) {
+  // `inherited` is the receiver the parent route uses (empty at the root).
+  void route(const YAML::Node& r, int depth, const std::string& inherited = {}) {
     std::string header = "route";
     for (int i = 0; i < depth; ++i) header += ".routes";
     comments_before(r);
@@ -525,7 +539,13 @@ class AlertmanagerConverter {
         problems_.add(kv.first, where + ": unknown key \"" + kv.first.Scalar() + "\"; not carried over");
       }
     }
-    if (r["receiver"]) out_ += "receiver = " + toml_string(str(r["receiver"])) + "\n";
+    const std::string receiver = r["receiver"] ? str(r["receiver"]) : inherited;
+    const bool drops = null_receivers_.count(receiver) > 0;
+    if (drops && depth == 0) {
+      problems_.add(r["receiver"] ? r["receiver"] : r, "the root route's receiver \"" + receiver +
+                                                           "\" has no integrations; promwatch needs a receiver it can send to at the root");
+    }
+    if (r["receiver"] && !(drops && depth > 0)) out_ += "receiver = " + toml_string(receiver) + "\n";
     if (r["group_by"]) {
       std::vector<std::string> g;
       if (string_list(r["group_by"], g)) {
@@ -546,14 +566,21 @@ class AlertmanagerConverter {
       }
     }
     if (r["continue"] && str(r["continue"]) == "true") out_ += "continue = true\n";
-    for (const char* k : {"mute_time_intervals", "active_time_intervals"}) {
-      std::vector<std::string> names;
-      if (r[k] && string_list(r[k], names) && !names.empty()) out_ += std::string(k) + " = " + toml_string_array(names) + "\n";
+    if (drops && depth > 0) {
+      // Active only in an interval that never comes: matched like the original route (so
+      // later siblings are not tried), never notified.
+      out_ += "active_time_intervals = [" + toml_string(kNeverInterval) + "]\n";
+      need_never_ = true;
+    } else {
+      for (const char* k : {"mute_time_intervals", "active_time_intervals"}) {
+        std::vector<std::string> names;
+        if (r[k] && string_list(r[k], names) && !names.empty()) out_ += std::string(k) + " = " + toml_string_array(names) + "\n";
+      }
     }
     if (const YAML::Node children = r["routes"]; children && children.IsSequence()) {
       for (const auto& c : children) {
         out_ += "\n";
-        route(c, depth + 1);
+        route(c, depth + 1, receiver);
       }
     }
   }
@@ -587,7 +614,8 @@ class AlertmanagerConverter {
   std::string out_;
   std::vector<ImportedSecret> secrets_;
   std::set<std::string> used_paths_;
-  std::set<std::string> receiver_names_;
+  std::set<std::string> null_receivers_;
+  bool need_never_ = false;
   YAML::Node global_;
 };
 

@@ -362,7 +362,7 @@ TEST(ImportAlertmanager, SameRoutingAsAlertmanagerWithTheSameFile) {
     };
     std::string result = series("i1", "db", "critical") + "," + series("i1", "web", "warning") + "," +
                          series("i3", "web", "warning") + "," + series("i4", "web", "critical") + "," +
-                         series("i5", "ops", "warning");
+                         series("i5", "ops", "warning") + "," + series("i6", "nobody", "critical");
     if (phase == 1) result += "," + series("i2", "db", "warning");
     TestResponse r;
     r.headers.push_back({"Content-Type", "application/json"});
@@ -423,8 +423,8 @@ resend_delay = "1s"
   };
   EXPECT_TRUE(settled(30s, {})) << "Alertmanager:\n" << describe(outcome(am_sink)) << "promwatch:\n" << describe(outcome(pw_sink));
   const Outcome firing = outcome(pw_sink);
-  // The tree did what the file says: the inhibited i1 warning, the muted i3 and the parent
-  // team-web (whose children matched) get nothing.
+  // The tree did what the file says: the inhibited i1 warning, the muted i3, i6 routed to the
+  // receiver without integrations, and the parent team-web (whose children matched) get nothing.
   std::set<std::string> receivers;
   for (const auto& [key, value] : firing) receivers.insert(key.first);
   EXPECT_EQ(receivers, (std::set<std::string>{"db-critical", "team-db", "web-never-muted", "default"})) << describe(firing);

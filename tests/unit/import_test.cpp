@@ -181,7 +181,7 @@ TEST(ImportAlertmanager, Golden) {
   ASSERT_EQ(r.secrets.size(), 4u);
   EXPECT_EQ(r.secrets[0].path, "secrets/default-webhook.url");
   EXPECT_EQ(r.secrets[0].value, "http://127.0.0.1:9999/hook");
-  EXPECT_EQ(r.secrets[0].source, "alertmanager.yml:35 url");
+  EXPECT_EQ(r.secrets[0].source, "alertmanager.yml:39 url");
   EXPECT_EQ(r.secrets[1].path, "secrets/default-webhook.password");
   EXPECT_EQ(r.secrets[2].value, "https://hooks.slack.com/services/T000/B000/XXXX");
 }
