@@ -85,8 +85,9 @@ class AlertmanagerConverter {
       : problems_(path), comments_(text), options_(options) {}
 
   AlertmanagerImport run(std::string_view text) {
-    if (invalid_utf8_at(text) != std::string_view::npos) {
-      problems_.add(0, "not valid UTF-8 (Alertmanager refuses it too); nothing carried over");
+    int bad_line = 0;
+    if (std::string why = unreadable_reason(text, &bad_line); !why.empty()) {
+      problems_.add(bad_line, why);
       return finish();
     }
     try {
@@ -130,6 +131,11 @@ class AlertmanagerConverter {
 
   AlertmanagerImport finish() {
     AlertmanagerImport r;
+    // yaml-cpp decodes escapes like "\xff" to bytes that are not UTF-8; TOML must be UTF-8.
+    if (invalid_utf8_at(out_) != std::string::npos) {
+      problems_.add(0, "a string is not valid UTF-8 after decoding its YAML escapes; the bad bytes became U+FFFD");
+      out_ = valid_utf8(out_);
+    }
     r.toml = std::move(out_);
     r.problems = std::move(problems_.sorted());
     r.secrets = std::move(secrets_);

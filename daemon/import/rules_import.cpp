@@ -78,9 +78,10 @@ class RuleFileConverter {
   RuleFileConverter(const std::string& path, std::string_view text) : problems_(path), comments_(text) {}
 
   RulesImport run(std::string_view text) {
-    if (invalid_utf8_at(text) != std::string_view::npos) {
-      problems_.add(line_at(text, invalid_utf8_at(text)), "not valid UTF-8 (Prometheus refuses it too); nothing carried over");
-      RulesImport r;  // not even the comments: TOML must be UTF-8
+    int bad_line = 0;
+    if (std::string why = unreadable_reason(text, &bad_line); !why.empty()) {
+      problems_.add(bad_line, why);
+      RulesImport r;  // not even the comments: TOML must be UTF-8 without control characters
       r.problems = std::move(problems_.sorted());
       return r;
     }
@@ -101,15 +102,18 @@ class RuleFileConverter {
     return finish();
   }
 
-  static int line_at(std::string_view text, std::size_t offset) {
-    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
-  }
+
 
  private:
   RulesImport finish() {
     RulesImport r;
     // Comments after the last rule still belong to the file.
     emit_comments(out_, comments_.take(1, 1 << 30));
+    // yaml-cpp decodes escapes like "\xff" to bytes that are not UTF-8; TOML must be UTF-8.
+    if (invalid_utf8_at(out_) != std::string::npos) {
+      problems_.add(0, "a string is not valid UTF-8 after decoding its YAML escapes; the bad bytes became U+FFFD");
+      out_ = valid_utf8(out_);
+    }
     r.toml = std::move(out_);
     r.problems = std::move(problems_.sorted());
     r.groups = std::move(groups_);

@@ -145,6 +145,46 @@ std::size_t invalid_utf8_at(std::string_view s) {
   return std::string_view::npos;
 }
 
+std::size_t control_character_at(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return i;
+  }
+  return std::string_view::npos;
+}
+
+std::string unreadable_reason(std::string_view text, int* line) {
+  auto line_at = [&](std::size_t offset) {
+    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+  };
+  if (auto at = invalid_utf8_at(text); at != std::string_view::npos) {
+    *line = line_at(at);
+    return "not valid UTF-8; nothing carried over";
+  }
+  if (auto at = control_character_at(text); at != std::string_view::npos) {
+    *line = line_at(at);
+    return "control character (byte " + std::to_string(static_cast<unsigned char>(text[at])) +
+           ") that YAML does not allow; nothing carried over";
+  }
+  return {};
+}
+
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    const std::size_t bad = invalid_utf8_at(s);
+    if (bad == std::string_view::npos) {
+      out += s;
+      break;
+    }
+    out += s.substr(0, bad);
+    out += "\xEF\xBF\xBD";
+    s.remove_prefix(bad + 1);
+  }
+  return out;
+}
+
 bool is_toml_integer(std::string_view s) {
   if (!s.empty() && s.front() == '-') s.remove_prefix(1);
   if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string_view::npos) return false;

@@ -60,6 +60,16 @@ bool scalar(const YAML::Node& node, std::string& out);
 /// as UTF-8 only, and TOML must be UTF-8.
 std::size_t invalid_utf8_at(std::string_view s);
 
+/// Byte offset of the first character YAML does not allow in a stream (C0 controls but tab,
+/// LF and CR; DEL), or npos. Go's YAML parser, which Prometheus and Alertmanager use, refuses them.
+std::size_t control_character_at(std::string_view s);
+
+/// Why `text` cannot be read as YAML at all (with the line in `*line`), or "" when it can.
+std::string unreadable_reason(std::string_view text, int* line);
+
+/// `s` with each byte that does not start a well-formed UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view s);
+
 /// A decimal integer as TOML writes one: optional `-`, digits, no leading zeros.
 bool is_toml_integer(std::string_view s);
 
