@@ -91,7 +91,9 @@ class AlertmanagerConverter {
       return finish();
     }
     try {
-      convert(YAML::Load(std::string(text)));
+      // One configuration: the first document, as Alertmanager reads it.
+      const std::vector<YAML::Node> docs = load_documents(text);
+      convert(docs.empty() ? YAML::Node() : docs.front());
     } catch (const YAML::Exception& e) {
       // Parse errors, and structures the walk did not expect (a subscript of a scalar).
       problems_.add(e.mark.is_null() ? 0 : e.mark.line + 1, "invalid YAML: " + e.msg + "; nothing more carried over");
@@ -318,14 +320,29 @@ class AlertmanagerConverter {
       for (const auto& cfg : kv.second) {
         if (!it->type) {
           problems_.add(cfg, "receiver \"" + name + "\": " + k + " has no promwatch receiver type; not carried over");
-        } else if (emitted) {
-          problems_.add(cfg, "receiver \"" + name + "\": a promwatch receiver has one integration; this " + k +
-                                 " entry is not carried over (define it as its own receiver and route with continue = true)");
-        } else {
-          integration(name, *it, cfg);
-          emitted = true;
+          continue;
         }
+        // A promwatch receiver has one integration: the first keeps the name, the others are
+        // `name/type` (`name/type-2`, ...), and the routes to `name` are repeated per receiver.
+        std::vector<std::string>& names = receiver_targets_[name];
+        std::string target = name;
+        if (!names.empty()) {
+          target = name + "/" + it->type;
+          for (int n = 2; std::find(names.begin(), names.end(), target) != names.end(); ++n) {
+            target = name + "/" + it->type + "-" + std::to_string(n);
+          }
+        }
+        names.push_back(target);
+        integration(target, *it, cfg);
+        emitted = true;
       }
+    }
+    if (receiver_targets_[name].size() > 1) {
+      std::string list;
+      for (const auto& t : receiver_targets_[name]) list += (list.empty() ? "\"" : ", \"") + t + "\"";
+      problems_.note(r, "receiver \"" + name + "\" has " + std::to_string(receiver_targets_[name].size()) +
+                            " integrations: promwatch receivers " + list +
+                            "; each route to it is repeated once per receiver, with continue = true");
     }
     if (!emitted) {
       problems_.add(r, "receiver \"" + name + "\" has no integration promwatch can carry over; routes to it will not pass check");
@@ -535,7 +552,6 @@ class AlertmanagerConverter {
     std::string header = "route";
     for (int i = 0; i < depth; ++i) header += ".routes";
     comments_before(r);
-    out_ += depth == 0 ? "[route]\n" : "[[" + header + "]]\n";
     const std::string where = depth == 0 ? "route" : "route at line " + std::to_string(line_of(r));
     static const std::set<std::string> known = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval",
                                                 "continue", "matchers", "match", "match_re", "mute_time_intervals",
@@ -551,39 +567,67 @@ class AlertmanagerConverter {
       problems_.add(r["receiver"] ? r["receiver"] : r, "the root route's receiver \"" + receiver +
                                                            "\" has no integrations; promwatch needs a receiver it can send to at the root");
     }
-    if (r["receiver"] && !(drops && depth > 0)) out_ += "receiver = " + toml_string(receiver) + "\n";
+    const YAML::Node children = r["routes"];
+    const bool has_children = children && children.IsSequence() && children.size() > 0;
+    std::vector<std::string> targets{receiver};
+    if (auto it = receiver_targets_.find(receiver); it != receiver_targets_.end() && !it->second.empty()) targets = it->second;
+    // A leaf route to a receiver with several integrations becomes one sibling per receiver,
+    // all but the last with continue = true: each notifies, in the same groups.
+    const bool split = targets.size() > 1 && depth > 0 && !has_children;
+    if (targets.size() > 1 && !split) {
+      problems_.add(r, where + ": only \"" + targets[0] + "\" of receiver \"" + receiver + "\"'s " +
+                           std::to_string(targets.size()) + " integrations is notified by this route (" +
+                           (depth == 0 ? "the root route" : "a route with child routes") + " cannot be repeated)");
+    }
+
+    std::string body;
     if (r["group_by"]) {
       std::vector<std::string> g;
       if (string_list(r["group_by"], g)) {
-        out_ += "group_by = " + toml_string_array(g) + "\n";
+        body += "group_by = " + toml_string_array(g) + "\n";
       } else {
         problems_.add(r["group_by"], where + ": group_by must be a list of label names");
       }
     }
     for (const char* k : {"group_wait", "group_interval", "repeat_interval"}) {
-      if (r[k]) out_ += std::string(k) + " = " + toml_string(str(r[k])) + "\n";
+      if (r[k]) body += std::string(k) + " = " + toml_string(str(r[k])) + "\n";
     }
     const auto m = matchers(r, "matchers", "match", "match_re", where);
     if (!m.empty()) {
       if (depth == 0) {
         problems_.add(r, "the root route matches every alert; its matchers are not carried over");
       } else {
-        out_ += "matchers = " + toml_string_array(m) + "\n";
+        body += "matchers = " + toml_string_array(m) + "\n";
       }
     }
-    if (r["continue"] && str(r["continue"]) == "true") out_ += "continue = true\n";
+    const bool continues = r["continue"] && str(r["continue"]) == "true";
+    std::string intervals;
     if (drops && depth > 0) {
       // Active only in an interval that never comes: matched like the original route (so
       // later siblings are not tried), never notified.
-      out_ += "active_time_intervals = [" + toml_string(kNeverInterval) + "]\n";
+      intervals += "active_time_intervals = [" + toml_string(kNeverInterval) + "]\n";
       need_never_ = true;
     } else {
       for (const char* k : {"mute_time_intervals", "active_time_intervals"}) {
         std::vector<std::string> names;
-        if (r[k] && string_list(r[k], names) && !names.empty()) out_ += std::string(k) + " = " + toml_string_array(names) + "\n";
+        if (r[k] && string_list(r[k], names) && !names.empty()) intervals += std::string(k) + " = " + toml_string_array(names) + "\n";
       }
     }
-    if (const YAML::Node children = r["routes"]; children && children.IsSequence()) {
+
+    const std::size_t copies = split ? targets.size() : 1;
+    for (std::size_t k = 0; k < copies; ++k) {
+      if (k > 0) out_ += "\n";
+      out_ += depth == 0 ? "[route]\n" : "[[" + header + "]]\n";
+      if (split) {
+        out_ += "receiver = " + toml_string(targets[k]) + "\n";
+      } else if (r["receiver"] && !(drops && depth > 0)) {
+        out_ += "receiver = " + toml_string(receiver) + "\n";
+      }
+      out_ += body;
+      if ((split && k + 1 < copies) || continues) out_ += "continue = true\n";
+      out_ += intervals;
+    }
+    if (has_children) {
       for (const auto& c : children) {
         out_ += "\n";
         route(c, depth + 1, receiver);
@@ -621,6 +665,7 @@ class AlertmanagerConverter {
   std::vector<ImportedSecret> secrets_;
   std::set<std::string> used_paths_;
   std::set<std::string> null_receivers_;
+  std::map<std::string, std::vector<std::string>> receiver_targets_;  // Alertmanager receiver -> promwatch receivers
   bool need_never_ = false;
   YAML::Node global_;
 };

@@ -87,14 +87,14 @@ class RuleFileConverter {
     }
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(std::string(text));
+      docs = load_documents(text);
       bool any = false;
       for (const auto& doc : docs) {
         if (!doc || doc.IsNull()) continue;
         any = true;
         document(doc);
       }
-      if (!any) problems_.add(0, "no rule groups (empty file)");
+      if (!any) problems_.add(0, "no rule groups found; nothing carried over");
     } catch (const YAML::Exception& e) {
       // Parse errors, and structures the walk did not expect (a subscript of a scalar).
       problems_.add(e.mark.is_null() ? 0 : e.mark.line + 1, "invalid YAML: " + e.msg + "; nothing more carried over");

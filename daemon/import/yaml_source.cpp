@@ -38,6 +38,42 @@ bool opens_block_scalar(std::string_view line) {
 
 }  // namespace
 
+std::vector<YAML::Node> load_documents(std::string_view text) {
+  auto is_marker = [](std::string_view line) {
+    if (line.size() < 3 || (line.substr(0, 3) != "---" && line.substr(0, 3) != "...")) return false;
+    return line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r';
+  };
+  std::vector<YAML::Node> docs;
+  std::size_t part_start = 0;
+  int part_line = 0;  // lines before the part
+  int line = 0;
+  auto load_part = [&](std::size_t end) {
+    std::string_view part = text.substr(part_start, end - part_start);
+    if (part.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
+    YAML::Node doc = YAML::Load(std::string(static_cast<std::size_t>(part_line), '\n') + std::string(part));
+    if (doc && !doc.IsNull()) docs.push_back(doc);
+  };
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    if (is_marker(text.substr(pos, end - pos)) && pos > part_start) {
+      load_part(pos);
+      part_start = pos;
+      part_line = line;
+    }
+    // A `...` line ends its document: what follows starts the next part.
+    if (text.substr(pos, std::min<std::size_t>(3, end - pos)) == "..." && is_marker(text.substr(pos, end - pos))) {
+      part_start = end;
+      part_line = line;
+    }
+    pos = end + 1;
+    ++line;
+  }
+  if (part_start < text.size()) load_part(text.size());
+  return docs;
+}
+
 int line_of(const YAML::Node& node) {
   const YAML::Mark m = node.Mark();
   return m.is_null() ? 0 : m.line + 1;

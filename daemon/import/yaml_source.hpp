@@ -15,6 +15,13 @@
 
 namespace promwatch::import_detail {
 
+/// The documents of a YAML stream. yaml-cpp 0.7's LoadAll never returns (allocating without
+/// bound) on some malformed streams, such as one starting with `,`; this splits the stream at
+/// its document markers (`---`, `...` at the start of a line, which YAML reserves for that) and
+/// loads each part on its own, padded so that marks keep their lines in the whole file.
+/// Throws YAML::Exception as YAML::Load does.
+std::vector<YAML::Node> load_documents(std::string_view text);
+
 /// 1-based line of a node as yaml-cpp marks it (0 when it has no mark).
 int line_of(const YAML::Node& node);
 

@@ -323,7 +323,9 @@ repeat_interval = "1h"
   EXPECT_EQ(pw_firing_snapshot["Cert-managerAbsent"].annotations, prom_firing_snapshot["Cert-managerAbsent"].annotations);
 }
 
-// (receiver, groupKey) -> the last message's status and its alerts as "instance:status".
+// (destination, groupKey) -> the last message's status and its alerts as "instance:status".
+// The destination is the webhook path: a receiver with two integrations is two promwatch
+// receivers (with their own names) but the same two URLs.
 using Outcome = std::map<std::pair<std::string, std::string>, std::pair<std::string, std::set<std::string>>>;
 
 Outcome outcome(const TestHttpServer& sink) {
@@ -333,7 +335,7 @@ Outcome outcome(const TestHttpServer& sink) {
     if (body.is_discarded()) continue;
     std::set<std::string> alerts;
     for (const auto& a : body["alerts"]) alerts.insert(a["labels"].value("instance", "") + ":" + a["status"].get<std::string>());
-    out[{body["receiver"], body["groupKey"]}] = {body["status"], alerts};
+    out[{r.path.substr(1), body["groupKey"]}] = {body["status"], alerts};
   }
   return out;
 }
@@ -397,7 +399,7 @@ TEST(ImportAlertmanager, SameRoutingAsAlertmanagerWithTheSameFile) {
     std::ofstream(e.path(), std::ios::trunc) << url;
     ++url_files;
   }
-  EXPECT_EQ(url_files, 6);
+  EXPECT_EQ(url_files, 7);
 
   PromwatchProcess promwatch(R"([global]
 rule_files = ["rules.toml"]
@@ -427,7 +429,8 @@ resend_delay = "1s"
   // receiver without integrations, and the parent team-web (whose children matched) get nothing.
   std::set<std::string> receivers;
   for (const auto& [key, value] : firing) receivers.insert(key.first);
-  EXPECT_EQ(receivers, (std::set<std::string>{"db-critical", "team-db", "web-never-muted", "default"})) << describe(firing);
+  EXPECT_EQ(receivers, (std::set<std::string>{"db-critical", "team-db", "web-never-muted", "web-never-muted-copy", "default"}))
+      << describe(firing);
 
   phase = 2;  // i2 goes away: its resolution reaches team-db at both
   std::this_thread::sleep_for(3s);

@@ -161,7 +161,7 @@ TEST(ImportRules, BadInputIsListedWithItsLine) {
             "b.yml:6: alert \"NoExpr\": no `expr`; skipped\n"
             "b.yml:7: rule has both `alert` and `record` (Prometheus rejects it); skipped\n"
             "b.yml:12: alert \"B\": unknown key \"lables\"; not carried over\n");
-  EXPECT_EQ(import_rule_file("e.yml", "").problems.at(0).to_string(), "e.yml: no rule groups (empty file)");
+  EXPECT_EQ(import_rule_file("e.yml", "").problems.at(0).to_string(), "e.yml: no rule groups found; nothing carried over");
   // Not UTF-8: nothing at all is written (TOML must be UTF-8, comments included).
   const RulesImport latin1 = import_rule_file("l.yml", "# caf\xe9\ngroups: []\n");
   EXPECT_EQ(latin1.toml, "");
@@ -175,10 +175,10 @@ TEST(ImportAlertmanager, Golden) {
   check_golden(golden_dir() / "alertmanager.problems", problems_text(r.problems));
   parse_toml(r.toml);
   // Literal secrets leave the output; the user is told which file holds which.
-  for (const char* secret : {"s3cret", "XXXX", "webhook/abc", "127.0.0.1:9999"}) {
+  for (const char* secret : {"s3cret", "XXXX", "webhook/abc", "127.0.0.1:9999", "webhooks/1/x"}) {
     EXPECT_EQ(r.toml.find(secret), std::string::npos) << secret;
   }
-  ASSERT_EQ(r.secrets.size(), 4u);
+  ASSERT_EQ(r.secrets.size(), 5u);
   EXPECT_EQ(r.secrets[0].path, "secrets/default-webhook.url");
   EXPECT_EQ(r.secrets[0].value, "http://127.0.0.1:9999/hook");
   EXPECT_EQ(r.secrets[0].source, "alertmanager.yml:39 url");
