@@ -84,10 +84,11 @@ int import_rules(const std::vector<std::string>& files, const std::string& out_d
   std::map<std::string, std::string> group_file;  // group name -> "file:line" where first seen
   std::map<std::string, std::string> written;     // output path -> input
   bool failed_write = false;
+  bool unreadable = false;
   for (const auto& file : files) {
     std::string text;
     if (!read_text(file, text, err)) {
-      problems.push_back({file, 0, "cannot read the file; nothing carried over"});
+      unreadable = true;
       continue;
     }
     RulesImport r = import_rule_file(file, text);
@@ -125,7 +126,7 @@ int import_rules(const std::vector<std::string>& files, const std::string& out_d
     problems.insert(problems.end(), r.problems.begin(), r.problems.end());
   }
   const int rc = report(problems, err);
-  return failed_write ? 2 : rc;
+  return failed_write ? 2 : unreadable ? 1 : rc;
 }
 
 int import_alertmanager_file(const std::string& file, const std::string& out_file, const std::string& secrets_dir,
