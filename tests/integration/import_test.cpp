@@ -301,6 +301,15 @@ repeat_interval = "1h"
   healthy();
   watch(8s);
 
+  // Every alert fired in both, under the same name.
+  auto names_of = [](const Snapshot& s) {
+    std::set<std::string> out;
+    for (const auto& [n, _] : s) out.insert(n);
+    return out;
+  };
+  EXPECT_EQ(names_of(pw_firing_snapshot), names_of(prom_firing_snapshot));
+  EXPECT_EQ(names_of(pw_firing_snapshot), std::set<std::string>(names.begin(), names.end()));
+
   // Alert timelines: first pending, first firing and resolution within one interval (1 s)
   // plus the polling period, and the annotations character for character.
   constexpr double kTolerance = 1.5;
