@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "promwatch/app.hpp"
+#include "promwatch/import.hpp"
 
 namespace {
 
@@ -19,6 +20,10 @@ Usage:
                                                  evaluate rules once and print the alerts
   promwatch test-receiver --config FILE NAME [--resolved]
                                                  send one sample notification to receiver NAME
+  promwatch import rules FILE.yml... [--out DIR]
+                                                 convert Prometheus rule files to promwatch TOML
+  promwatch import alertmanager FILE.yml [--out FILE] [--write-secrets DIR]
+                                                 convert an Alertmanager config to promwatch TOML
 
 Options:
   -c, --config FILE          main configuration file (TOML)
@@ -52,6 +57,10 @@ int usage_error(const std::string& message) {
 int main(int argc, char** argv) {
   Args args;
   std::vector<std::string> words(argv + 1, argv + argc);
+  // `import` has its own options (--out, --write-secrets) and needs no --config.
+  if (!words.empty() && words[0] == "import") {
+    return promwatch::run_import(std::vector<std::string>(words.begin() + 1, words.end()), std::cout, std::cerr);
+  }
   for (std::size_t i = 0; i < words.size(); ++i) {
     std::string word = words[i];
     std::optional<std::string> inline_value;

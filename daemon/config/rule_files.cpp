@@ -11,13 +11,6 @@
 namespace promwatch::config_detail {
 namespace {
 
-bool is_metric_name(std::string_view s) {
-  if (s.empty()) return false;
-  auto start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; };
-  auto rest = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':'; };
-  return start(s[0]) && std::all_of(s.begin() + 1, s.end(), rest);
-}
-
 std::optional<std::string> read_expr(TableReader& r) {
   if (!r.require("expr")) return std::nullopt;
   auto expr = r.string("expr");
@@ -35,9 +28,12 @@ std::optional<std::string> read_name(TableReader& r, std::string_view key) {
   if (!r.require(key)) return std::nullopt;
   auto name = r.string(key);
   if (!name) return std::nullopt;
-  if (!is_metric_name(*name)) {
-    r.ctx().error(r.value_pos(key), std::string(key) + ": invalid name \"" + *name +
-                                        "\" (must match [a-zA-Z_:][a-zA-Z0-9_:]*)");
+  // Alert (and heartbeat) names are any non-empty UTF-8 string, as in Prometheus, which
+  // checks only that the alertname label is valid UTF-8: collections use names like
+  // `Cert-managerAbsent` or `SslCertificateExpiry(<7Days)`. toml++ has already refused a file
+  // that is not UTF-8.
+  if (name->empty()) {
+    r.ctx().error(r.value_pos(key), std::string(key) + ": must not be empty");
     return std::nullopt;
   }
   return name;

@@ -1049,15 +1049,30 @@ const RuleCase kRuleCases[] = {
      {"r.toml:3:1: missing required key \"alert\" in [[groups.rules]]",
       "r.toml:3:1: missing required key \"expr\" in [[groups.rules]]"}},
     {"rule_values",
-     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"High CPU\"\nexpr = \"  \"\nfor = 5\n"
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"\"\nexpr = \"  \"\nfor = 5\n"
      "on_error = \"keep\"\nno_data = \"keep_state\"\nlabels = { sev = 1 }\nanotations = {}\n",
-     {"r.toml:4:9: alert: invalid name \"High CPU\" (must match [a-zA-Z_:][a-zA-Z0-9_:]*)",
+     {"r.toml:4:9: alert: must not be empty",
       "r.toml:5:8: expr: must not be empty",
       "r.toml:6:7: for: expected a duration string like \"1m\", got integer",
       "r.toml:7:12: on_error: must be \"keep_state\" or \"alerting\", got \"keep\"",
       "r.toml:8:11: no_data: must be \"ok\" or \"alerting\", got \"keep_state\"",
       "r.toml:9:18: labels.sev: expected a string, got integer",
       "r.toml:10:1: unknown key \"anotations\" in [[groups.rules]]; did you mean \"annotations\"?"}},
+    // Prometheus accepts any UTF-8 string as an alert name (rule collections use these).
+    {"alert_names_any_utf8",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"Cert-managerAbsent\"\nexpr = \"up\"\n"
+     "[[groups.rules]]\nalert = \"SslCertificateExpiry(<7Days)\"\nexpr = \"up\"\n"
+     "[[groups.rules]]\nalert = \"PveVm/ctDown\"\nexpr = \"up\"\n"
+     "[[groups.rules]]\nalert = \"High CPU \u00e9\u6f22\"\nexpr = \"up\"\n"
+     "[[groups.heartbeats]]\nname = \"Node down (all)\"\nexpr = \"up\"\nby = [\"instance\"]\n",
+     {}},
+    // toml++ refuses invalid UTF-8 in the file itself, before any name is read.
+    {"alert_name_invalid_utf8",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\xC0\xAF\"\nexpr = \"up\"\n",
+     {"r.toml:4:10: Encountered invalid utf-8 sequence"}},
+    {"heartbeat_name_empty",
+     "[[groups]]\nname = \"g\"\n[[groups.heartbeats]]\nname = \"\"\nexpr = \"up\"\nby = [\"instance\"]\n",
+     {"r.toml:4:8: name: must not be empty"}},
     // PromQL is parsed as Prometheus parses it; messages are Prometheus's, placed inside the string.
     {"expr_unbalanced", "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'sum(rate(x[5m])'\n",
      {"r.toml:5:24: expr: parse error: unclosed left parenthesis"}},
