@@ -20,7 +20,6 @@
 #include <set>
 #include <thread>
 #include <tuple>
-#include <unordered_map>
 
 #include "http_api.hpp"
 #include "promwatch/app.hpp"
@@ -598,47 +597,22 @@ class Daemon final : public DaemonView {
   }
 
   // The rules' alerts are written with each round, the dispatcher's groups at most a second
-  // later: a crash in between restores a dispatcher that disagrees with the rules. An alert the
-  // rules have firing but the dispatcher lacks would never be notified (rules send events only
-  // on transitions); one the dispatcher holds as firing that the rules no longer have would be
-  // repeated forever. Both are fixed here: the first is received now, the second resolves now.
+  // later: a crash in between restores a dispatcher that disagrees with the rules, missing a
+  // firing alert (never notified: rules send events only on transitions) or holding one that
+  // no longer fires (repeated forever). The rules are the truth.
   void reconcile_dispatcher(TimePoint t) {
-    std::unordered_map<std::uint64_t, bool> held;  // fingerprint -> firing in the dispatcher
-    for (const auto& group : dispatcher_->export_state().groups) {
-      for (const auto& a : group.alerts) {
-        bool firing = !a->resolved_at(t);
-        auto [it, inserted] = held.emplace(a->labels.fingerprint(), firing);
-        if (!inserted) it->second = it->second || firing;
-      }
-    }
-    std::vector<AlertEvent> updates;
-    std::set<std::uint64_t> firing_in_rules;
+    std::vector<AlertEvent> firing;
     for_each_firing_alert([&](const RuleGroup& group, const std::string& rule_name, const Alert& a) {
       AlertEvent e;
       e.labels = with_external_labels(a.labels);
       e.annotations = a.annotations;
       e.starts_at = a.fired_at;
       e.generator_url = shared_generator_url(group, rule_name, a.labels);
-      const std::uint64_t fp = e.labels.fingerprint();
-      firing_in_rules.insert(fp);
-      auto it = held.find(fp);
-      if (it == held.end() || !it->second) updates.push_back(std::move(e));
+      firing.push_back(std::move(e));
     });
-    std::size_t missing = updates.size();
-    for (const auto& group : dispatcher_->export_state().groups) {
-      for (const auto& a : group.alerts) {
-        const std::uint64_t fp = a->labels.fingerprint();
-        if (a->resolved_at(t) || firing_in_rules.count(fp)) continue;
-        AlertEvent resolved = *a;
-        resolved.ends_at = t;
-        updates.push_back(std::move(resolved));
-        firing_in_rules.insert(fp);  // once, however many groups hold it
-      }
+    if (std::size_t changed = dispatcher_->reconcile(std::move(firing), t)) {
+      spdlog::info("state restored: {} alerts in the notification groups brought in line with the rules", changed);
     }
-    if (updates.empty()) return;
-    spdlog::info("state restored: {} firing alerts handed to the dispatcher again, {} it held resolved now",
-                 missing, updates.size() - missing);
-    dispatcher_->receive(std::move(updates), t);
   }
 
   void schedule_history_prune() {

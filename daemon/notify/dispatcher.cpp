@@ -470,6 +470,33 @@ void Dispatcher::set_mute_filter(MuteFilter filter) { impl_->mute_filter = std::
 void Dispatcher::set_time_mute_check(TimeMuteCheck check) { impl_->time_mute = std::move(check); }
 void Dispatcher::set_log_retention(Duration retention) { impl_->log_retention = retention; }
 
+std::size_t Dispatcher::reconcile(std::vector<AlertEvent> firing, TimePoint now) {
+  std::unordered_map<std::uint64_t, bool> held;  // fingerprint -> held as firing in some group
+  for (const auto& [id, g] : impl_->groups) {
+    for (const auto& [fp, a] : g.alerts) held[fp] = held[fp] || !a->resolved_at(now);
+  }
+  std::vector<AlertEvent> updates;
+  std::unordered_map<std::uint64_t, bool> firing_now;
+  for (auto& e : firing) {
+    const std::uint64_t fp = e.labels.fingerprint();
+    firing_now[fp] = true;
+    auto it = held.find(fp);
+    if (it == held.end() || !it->second) updates.push_back(std::move(e));
+  }
+  for (const auto& [id, g] : impl_->groups) {
+    for (const auto& [fp, a] : g.alerts) {
+      if (a->resolved_at(now) || firing_now.count(fp)) continue;
+      AlertEvent resolved = *a;
+      resolved.ends_at = now;
+      updates.push_back(std::move(resolved));
+      firing_now[fp] = false;  // once, however many groups hold it
+    }
+  }
+  const std::size_t changed = updates.size();
+  impl_->receive(updates, now);
+  return changed;
+}
+
 void Dispatcher::set_log_observer(LogObserver observer) { impl_->log_observer = std::move(observer); }
 
 std::vector<NotificationLogEntry> Dispatcher::log_entries() const {

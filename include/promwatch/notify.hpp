@@ -192,6 +192,12 @@ class Dispatcher {
   /// Log entries older than this are dropped at `collect_due` (Alertmanager's data.retention).
   void set_log_retention(Duration retention);
 
+  /// Brings the held alerts in line with `firing`, every alert that fires now (after a restore,
+  /// whose rules and dispatcher were written at different moments): an alert of `firing` not
+  /// held as firing is received; an alert held as firing but absent from `firing` resolves at
+  /// `now` (and is notified as resolved). Returns how many alerts changed.
+  std::size_t reconcile(std::vector<AlertEvent> firing, TimePoint now);
+
   // ---- high availability: the log shared between replicas (promwatch/cluster.hpp) ----
 
   /// Called with the new entry whenever this dispatcher changes its notification log: a

@@ -394,6 +394,26 @@ TEST(Dispatcher, OneAlertInTwoRoutesMakesTwoNotifications) {
   ASSERT_EQ(ns.size(), 2u);
 }
 
+TEST(Dispatcher, ReconcileReceivesMissingAndResolvesStaleAlerts) {
+  Dispatcher d(make_route("team"), {make_receiver_config("team")}, "");
+  AlertEvent stale = firing(cpu("a:9100"), t0);
+  AlertEvent kept = firing(cpu("b:9100"), t0);
+  d.receive({stale, kept}, t0);
+  auto first = d.collect_due(t0 + 30s);
+  ASSERT_EQ(first.size(), 1u);
+  d.record_delivered(first[0], t0 + 30s);
+  // After a restore the rules have b and c firing; a resolved before the crash.
+  AlertEvent missing = firing(cpu("c:9100"), t0 + 1min);
+  EXPECT_EQ(d.reconcile({kept, missing}, t0 + 2min), 2u);
+  EXPECT_EQ(d.reconcile({kept, missing}, t0 + 2min), 0u);  // in line now
+  auto next = d.collect_due(t0 + 5min + 30s);
+  ASSERT_EQ(next.size(), 1u);
+  ASSERT_EQ(next[0].alerts.size(), 3u);
+  EXPECT_EQ(next[0].alerts[0].status(), "resolved");
+  EXPECT_EQ(instances(next[0]), (std::vector<std::string>{"a:9100", "b:9100", "c:9100"}));
+  EXPECT_EQ(next[0].alerts[0].ends_at(), t0 + 2min);
+}
+
 // ---- high availability: the shared notification log ----
 
 TEST(Dispatcher, LogObserverSeesDeliveriesAndSendResolvedFalseClears) {
