@@ -67,6 +67,9 @@ struct GlobalConfig {
   Duration evaluation_interval = std::chrono::minutes(1);
   std::vector<std::string> rule_files;  ///< globs as written (relative to the config's directory)
   std::string state_dir;                ///< resolved: key, else $STATE_DIRECTORY, else ./data
+  /// As Prometheus and Alertmanager hold it (their `computeExternalURL`/`extURL`): the path's
+  /// trailing '/' removed, so "http://h:9097/" is "http://h:9097" and "http://h/pw/?x" is
+  /// "http://h/pw?x". What `$externalURL`, `.ExternalURL`, generator URLs and webhooks show.
   std::string external_url;
   Labels external_labels;
   std::string generator_url;            ///< template text; empty = external_url + rule page
