@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -272,6 +274,12 @@ struct LoadResult {
 
 /// Loads and validates `path` and the rule files it names. Reads files only; no network.
 LoadResult load_config(const std::string& path, const EnvLookup& env = process_environment());
+
+/// Every key the parsers accept, by the table that holds it, named as error messages name it
+/// ("[datasource]", "[[receivers]]", "basic_auth", "[[groups.rules]]", "the main config"), for
+/// the tables read by the loads this process has done so far. Thread-safe. For the test that
+/// keeps docs/configuration.md complete.
+std::map<std::string, std::set<std::string>> accepted_config_keys();
 
 /// Redacts a URL for logs and messages: `scheme://host[:port]/…` (no path, query or userinfo).
 std::string redact_url(std::string_view url);
