@@ -385,20 +385,22 @@ class Exec {
     }
   }
 
-  // text/template checks constants of the text against the parameter's type before the call,
-  // in its own words (exec.go evalArg), at the constant: "expected string; found 1", "can't
-  // handle 1 for arg of type template.queryResult", "cannot assign nil to string".
+  // text/template checks arguments against the parameter's type before the call (exec.go
+  // evalArg, validateType) and reports it at the argument: constants of the text in their own
+  // words ("expected string; found 1", "can't handle 1 for arg of type template.queryResult",
+  // "cannot assign nil to string"), other values as "wrong type for value; ...". A piped value
+  // is reported at the command's last operand, the node Go evaluated last.
   void constant_argument_error(const Cmd& cmd, const std::vector<Value>& args, const FuncError& e) {
     if (!e.bad_arg || args.empty() || e.bad_arg < args.data() || e.bad_arg >= args.data() + args.size()) return;
     std::size_t k = static_cast<std::size_t>(e.bad_arg - args.data());
-    if (k + 1 >= cmd.args.size()) return;  // the piped value: not a constant of the text
+    if (k + 1 >= cmd.args.size()) fail_at(cmd.args.back().pos, cmd.args.back().text, e.message);
     const Arg& a = cmd.args[k + 1];
     if (a.k == Arg::K::Nil) {
       if (e.expected == "string" || e.expected == "float64" || e.expected == "int" || e.expected == "bool")
         fail_at(a.pos, a.text, "cannot assign nil to " + e.expected);
       return;
     }
-    if (a.k != Arg::K::Literal) return;
+    if (a.k != Arg::K::Literal) fail_at(a.pos, a.text, e.message);
     if (e.expected == "string") fail_at(a.pos, a.text, "expected string; found " + a.text);
     if (e.expected == "float64") fail_at(a.pos, a.text, "expected float; found " + a.text);
     if (e.expected == "int") fail_at(a.pos, a.text, "expected integer; found " + a.text);

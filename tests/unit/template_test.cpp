@@ -720,6 +720,22 @@ const QueryGolden kPrometheusQueryGolden[] = {
     {R"g({{ range query "disk_free[5m]" }}x{{ end }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <query "disk_free[5m]">: error calling query: rule result is not a vector or scalar>)g"},
     {R"g({{ query "disk_free(" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:115: executing "__alert_Test" at <query "disk_free(">: error calling query: 1:11: parse error: unclosed left parenthesis>)g"},
     {R"g({{ query "sum(disk_free) by (mount)" | sortByLabel "mount" | first | value }})g", R"g(30)g"},
+    // Arguments of the wrong type: constants are judged before the call, in Go's words.
+    {R"g({{ toUpper 1 }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:123: executing "__alert_Test" at <1>: expected string; found 1>)g"},
+    {R"g({{ reReplaceAll "a" 1.5 "c" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:132: executing "__alert_Test" at <1.5>: expected string; found 1.5>)g"},
+    {R"g({{ match "x" true }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:125: executing "__alert_Test" at <true>: expected string; found true>)g"},
+    {R"g({{ toUpper nil }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:123: executing "__alert_Test" at <nil>: cannot assign nil to string>)g"},
+    {R"g({{ $x := 1 }}{{ toUpper $x }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:136: executing "__alert_Test" at <$x>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ stripPort 1 }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:125: executing "__alert_Test" at <1>: expected string; found 1>)g"},
+    {R"g({{ label 1 (query "disk_free" | first) }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <1>: expected string; found 1>)g"},
+    {R"g({{ sortByLabel "x" "y" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:131: executing "__alert_Test" at <"y">: can't handle "y" for arg of type template.queryResult>)g"},
+    {R"g({{ value "s" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <"s">: can't handle "s" for arg of type *template.sample>)g"},
+    {R"g({{ 1 | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:119: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ $x := 1 }}{{ $x | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:133: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ 2 | reReplaceAll "a" "b" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:136: executing "__alert_Test" at <"b">: wrong type for value; expected string; got int>)g"},
+    {R"g({{ $x := 1 }}{{ reReplaceAll "a" $x "c" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:145: executing "__alert_Test" at <$x>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ $value | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:124: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got float64>)g"},
+    {R"g({{ .Labels | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:125: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got map[string]string>)g"},
 };
 
 }  // namespace
