@@ -59,14 +59,14 @@ std::string promwatch_rules() {
   return out;
 }
 
-// The annotations of the one QueryTemplates alert in an /api/v1/alerts answer (null if none).
-json annotations_of(const std::string& base_url) {
+// The annotations of the firing `alertname` alert in an /api/v1/alerts answer (null if none).
+json annotations_of(const std::string& base_url, const std::string& alertname = "QueryTemplates") {
   HttpResult r = http_get(base_url + "/api/v1/alerts", 2s);
   if (r.status != 200) return nullptr;
   json body = json::parse(r.body, nullptr, false);
   if (body.is_discarded()) return nullptr;
   for (const auto& alert : body["data"]["alerts"]) {
-    if (alert["labels"].value("alertname", "") == "QueryTemplates" && alert["state"] == "firing") return alert["annotations"];
+    if (alert["labels"].value("alertname", "") == alertname && alert["state"] == "firing") return alert["annotations"];
   }
   return nullptr;
 }
@@ -199,6 +199,64 @@ TEST_F(TemplateQuery, AnnotationsFollowTheirQueriesAtEveryEvaluation) {
   EXPECT_TRUE(wait_until([&] { return annotation_of(promwatch.url(), "first_value") == "35.5"; }, 15s))
       << annotations_of(promwatch.url());
   exporter_->set(R"(tq_disk{mount="/"})", 20);
+}
+
+// A template query that never answers in time must not hold the round past the group's
+// deadline: the annotation shows the failed query, and the rounds go on.
+TEST(TemplateQueryDeadline, ASlowTemplateQueryEndsWithTheRound) {
+  TestHttpServer datasource([](const TestRequest& r) {
+    TestResponse out;
+    out.headers = {{"Content-Type", "application/json"}};
+    out.body = R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"x"},"value":[1,"1"]}]}})";
+    auto q = r.form.find("query");
+    if (q != r.form.end() && q->second == "slow_series") out.delay = 2500ms;  // longer than the interval
+    return out;
+  });
+  PromwatchProcess promwatch(R"([global]
+rule_files = ["rules.toml"]
+state_dir = "{{DIR}}/state"
+[datasource]
+url = ")" + datasource.url() + R"("
+timeout = "10s"
+retries = 0
+[server]
+listen = "{{LISTEN}}"
+)",
+                             {{"rules.toml", R"([[groups]]
+name = "slow"
+interval = "2s"
+[[groups.rules]]
+alert = "SlowTemplate"
+expr = "x"
+annotations = { q = '{{ query "slow_series" | len }}', fast = '{{ $value }}' }
+)"}});
+  ASSERT_TRUE(promwatch.wait_healthy()) << promwatch.process().log();
+  std::string text;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        json a = annotations_of(promwatch.url(), "SlowTemplate");
+        if (!a.is_object()) return false;
+        text = a.value("q", "");
+        return a.value("fast", "") == "1";
+      },
+      15s))
+      << promwatch.process().log();
+  EXPECT_EQ(text.rfind("<error expanding template: error executing template __alert_SlowTemplate: template: "
+                       "__alert_SlowTemplate:1:115: executing \"__alert_SlowTemplate\" at <query \"slow_series\">: error "
+                       "calling query: ",
+                       0),
+            0u)
+      << text;
+  // The group keeps its schedule: evaluations every interval, none skipped.
+  auto last_evaluation = [&] {
+    json body = json::parse(http_get(promwatch.url() + "/api/v1/rules").body, nullptr, false);
+    return body.is_discarded() ? std::string() : body["data"]["groups"][0].value("lastEvaluation", "");
+  };
+  std::string first = last_evaluation();
+  EXPECT_TRUE(wait_until([&] { return last_evaluation() != first; }, 5s)) << promwatch.process().log();
+  HttpResult metrics = http_get(promwatch.url() + "/metrics");
+  EXPECT_NE(metrics.body.find("promwatch_group_iterations_missed_total{group=\"slow\"} 0"), std::string::npos)
+      << metrics.body.substr(0, 4000);
 }
 
 }  // namespace
