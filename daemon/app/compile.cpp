@@ -24,7 +24,16 @@ std::optional<Template> compile_text(const TemplateText& text, std::string_view 
                                      std::vector<ConfigError>& errors) {
   TemplateError error;
   auto compiled = Template::compile(what, text.text, &error, library);
-  if (!compiled) errors.push_back(template_error(text.pos, what, error));
+  if (!compiled) {
+    errors.push_back(template_error(text.pos, what, error));
+  } else if (compiled->uses_query()) {
+    // These render while a notification or an event is built, where nothing can wait for a
+    // datasource (and Alertmanager's templates have no `query` either).
+    errors.push_back(template_error(
+        text.pos, what,
+        TemplateError{0, 0, "function \"query\" is only available in alerting rules' labels and annotations"}));
+    compiled.reset();
+  }
   return compiled;
 }
 

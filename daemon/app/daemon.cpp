@@ -313,12 +313,34 @@ class Daemon final : public DaemonView {
                          });
     };
     for (std::size_t i = 0; i < group.rules().size(); ++i) {
-      query(group.rules()[i].query(), [this, i](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome outcome) {
-        AlertingRule& rule = rt->group.rules()[i];
-        RuleHealth before = rule.health();
-        EvaluationResult result = rule.evaluate(outcome, rt->round_slot, datasource_down_);
-        if (!result.transitions.empty()) rt->dirty_rules.insert(i);
-        record_result(rt, rule, outcome, before, result);
+      query(group.rules()[i].query(), [this, i, at = group.query_time(slot), deadline](
+                                          const std::shared_ptr<GroupRuntime>& rt, QueryOutcome outcome) {
+        if (!rt->group.rules()[i].uses_template_queries()) {
+          evaluate_rule(rt, i, outcome, nullptr);
+          return;
+        }
+        // Its templates call `query`: their queries run (in rounds, on the same client and
+        // deadline) before the rule is evaluated, so this round's events carry their text.
+        auto shared = std::make_shared<const QueryOutcome>(std::move(outcome));
+        std::weak_ptr<GroupRuntime> weak = rt;
+        resolve_template_queries(
+            [weak, i, shared, down = datasource_down_](const TemplateQueryAnswers& answers) {
+              auto rt = weak.lock();
+              if (!rt) return std::vector<std::string>{};
+              return rt->group.rules()[i].template_queries(*shared, answers, down);
+            },
+            [this, weak, at, deadline](const std::string& expr, std::function<void(QueryOutcome)> done) {
+              datasource_->query(expr, at, deadline, [weak, done = std::move(done)](QueryOutcome o) {
+                auto rt = weak.lock();
+                if (!rt || rt->retired) return;  // a reload replaced the group: drop the chain
+                done(std::move(o));
+              });
+            },
+            [this, weak, i, shared](TemplateQueryAnswers answers) {
+              auto rt = weak.lock();
+              if (!rt || rt->retired) return;
+              evaluate_rule(rt, i, *shared, &answers);
+            });
       });
     }
     for (std::size_t j = 0; j < group.heartbeats().size(); ++j) {
@@ -328,6 +350,15 @@ class Daemon final : public DaemonView {
         record_result(rt, rule, outcome, before, rule.evaluate(outcome, rt->round_slot));
       });
     }
+  }
+
+  void evaluate_rule(const std::shared_ptr<GroupRuntime>& rt, std::size_t i, const QueryOutcome& outcome,
+                     const TemplateQueryAnswers* answers) {
+    AlertingRule& rule = rt->group.rules()[i];
+    RuleHealth before = rule.health();
+    EvaluationResult result = rule.evaluate(outcome, rt->round_slot, datasource_down_, answers);
+    if (!result.transitions.empty()) rt->dirty_rules.insert(i);
+    record_result(rt, rule, outcome, before, result);
   }
 
   // What every evaluated rule (alerting or heartbeat) feeds: metrics, logs, the transitions

@@ -82,6 +82,22 @@ int run_eval(const EvalOptions& options, std::ostream& out) {
   Datasource datasource(io, http, compiled.config.datasource);
   TimePoint deadline = now() + compiled.config.datasource.http.timeout * (compiled.config.datasource.retries + 1) +
                        std::chrono::seconds(5);
+  // Templates that call `query` get their answers first, from the same datasource at the same
+  // time, as the daemon gives them; `then` runs with them (null when the rule needs none).
+  auto with_template_answers = [&datasource, deadline](const AlertingRule& rule, std::shared_ptr<const QueryOutcome> outcome,
+                                                       TimePoint query_time,
+                                                       std::function<void(const TemplateQueryAnswers*)> then) {
+    if (!rule.uses_template_queries()) {
+      then(nullptr);
+      return;
+    }
+    resolve_template_queries(
+        [&rule, outcome](const TemplateQueryAnswers& answers) { return rule.template_queries(*outcome, answers); },
+        [&datasource, query_time, deadline](const std::string& expr, std::function<void(QueryOutcome)> done) {
+          datasource.query(expr, query_time, deadline, std::move(done));
+        },
+        [then = std::move(then)](TemplateQueryAnswers answers) { then(&answers); });
+  };
   for (auto& job : jobs) {
     const AlertRuleConfig& config = job.rule->config();
     TimePoint query_time = job.group->query_time(at);
@@ -90,7 +106,8 @@ int run_eval(const EvalOptions& options, std::ostream& out) {
       // The daemon's evaluations would have fallen on the group interval ending at `at`.
       Duration step = job.group->interval();
       TimePoint start = query_time - config.for_duration;
-      datasource.query_range(config.expr, start, query_time, step, deadline, [&job, header, start, query_time, step](RangeOutcome range) {
+      datasource.query_range(config.expr, start, query_time, step, deadline, [&job, header, start, query_time, step,
+                                                                              &with_template_answers](RangeOutcome range) {
         job.report = header + "\n";
         if (!range.ok) {
           job.report += "  query failed: " + range.error + "\n";
@@ -99,13 +116,23 @@ int run_eval(const EvalOptions& options, std::ostream& out) {
         job.ok = true;
         job.report += "  range [" + format_rfc3339(start) + ", " + format_rfc3339(query_time) + "] step " +
                       format_duration(step) + ": " + std::to_string(range.series.size()) + " series\n";
-        ReplayResult replayed = replay(*job.rule, instant_steps(range, start, query_time, step));
-        std::ostringstream alerts;
-        print_alerts(alerts, replayed.alerts);
-        job.report += alerts.str();
+        auto steps = std::make_shared<std::vector<std::pair<TimePoint, QueryOutcome>>>(
+            instant_steps(range, start, query_time, step));
+        // The annotations shown are the last step's: its templates' queries run at that time.
+        auto last = steps->empty() ? std::make_shared<const QueryOutcome>()
+                                   : std::shared_ptr<const QueryOutcome>(steps, &steps->back().second);
+        with_template_answers(*job.rule, last, query_time, [&job, steps](const TemplateQueryAnswers* answers) {
+          ReplayResult replayed = replay(*job.rule, *steps, answers);
+          std::ostringstream alerts;
+          print_alerts(alerts, replayed.alerts);
+          job.report += alerts.str();
+        });
       });
     } else {
-      datasource.query(config.expr, query_time, deadline, [&job, header, at](QueryOutcome outcome) {
+      datasource.query(config.expr, query_time, deadline, [&job, header, at, query_time,
+                                                            &with_template_answers](QueryOutcome received) {
+        auto shared = std::make_shared<const QueryOutcome>(std::move(received));
+        const QueryOutcome& outcome = *shared;
         job.report = header + "\n";
         if (!outcome.ok) {
           job.report += "  query failed: " + outcome.error + "\n";
@@ -117,16 +144,18 @@ int run_eval(const EvalOptions& options, std::ostream& out) {
           job.report += "    " + s.labels.to_string() + " " + format_go_value(s.value) + "\n";
         }
         for (const auto& w : outcome.result.warnings) job.report += "  warning: " + w + "\n";
-        AlertingRule rule = *job.rule;
-        EvaluationResult evaluated = rule.evaluate(outcome, at);
-        if (!evaluated.ok) {
-          job.ok = false;
-          job.report += "  evaluation failed: " + evaluated.error + "\n";
-          return;
-        }
-        std::ostringstream alerts;
-        print_alerts(alerts, rule.export_alerts());
-        job.report += alerts.str();
+        with_template_answers(*job.rule, shared, query_time, [&job, shared, at](const TemplateQueryAnswers* answers) {
+          AlertingRule rule = *job.rule;
+          EvaluationResult evaluated = rule.evaluate(*shared, at, false, answers);
+          if (!evaluated.ok) {
+            job.ok = false;
+            job.report += "  evaluation failed: " + evaluated.error + "\n";
+            return;
+          }
+          std::ostringstream alerts;
+          print_alerts(alerts, rule.export_alerts());
+          job.report += alerts.str();
+        });
       });
     }
   }

@@ -18,6 +18,21 @@ namespace promwatch {
 namespace config_detail {
 namespace {
 
+// Prometheus and Alertmanager both trim the path's trailing slashes of their external URL
+// (strings.TrimRight(u.Path, "/")); the query and fragment stay.
+std::string trim_external_url(std::string_view url) {
+  std::size_t scheme = url.find("://");
+  std::size_t path_start = scheme == std::string_view::npos ? 0 : url.find_first_of("/?#", scheme + 3);
+  if (path_start == std::string_view::npos) return std::string(url);
+  std::size_t path_end = url.find_first_of("?#", path_start);
+  if (path_end == std::string_view::npos) path_end = url.size();
+  std::size_t trimmed = path_end;
+  while (trimmed > path_start && url[trimmed - 1] == '/') --trimmed;
+  std::string out(url.substr(0, trimmed));
+  out.append(url.substr(path_end));
+  return out;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
@@ -136,7 +151,7 @@ void read_global(TableReader& root, Config& config, const EnvLookup& env,
       if (!v->empty() && !is_http_url(*v)) {
         r.ctx().error(r.value_pos("external_url"), "external_url: expected an http:// or https:// URL with a host");
       } else {
-        g.external_url = *v;
+        g.external_url = trim_external_url(*v);
       }
     }
     if (auto v = r.labels("external_labels")) g.external_labels = *v;

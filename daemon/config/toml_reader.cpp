@@ -2,6 +2,10 @@
 
 #include "toml_reader.hpp"
 
+#include <map>
+#include <mutex>
+#include <set>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -199,10 +203,24 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+std::mutex accepted_keys_mutex;
+std::map<std::string, std::set<std::string>>& accepted_keys() {
+  static std::map<std::string, std::set<std::string>> keys;
+  return keys;
+}
+}  // namespace
+
 TableReader::TableReader(Context& ctx, const toml::table& table, std::string where,
                          std::vector<std::string_view> allowed)
     : ctx_(ctx), table_(table), where_(std::move(where)) {
   std::vector<std::string> names(allowed.begin(), allowed.end());
+  {
+    // What this table accepts, for accepted_config_keys(): one lookup per table read.
+    std::lock_guard lock(accepted_keys_mutex);
+    auto& known = accepted_keys()[where_];
+    if (known.size() < names.size()) known.insert(names.begin(), names.end());
+  }
   for (auto&& [key, value] : table_) {
     if (std::find(names.begin(), names.end(), key.str()) != names.end()) continue;
     ctx_.error(ctx_.pos(key.source()),
@@ -211,6 +229,17 @@ TableReader::TableReader(Context& ctx, const toml::table& table, std::string whe
 }
 
 const toml::node* TableReader::get(std::string_view key) const { return table_.get(key); }
+
+}  // namespace promwatch::config_detail
+
+namespace promwatch {
+std::map<std::string, std::set<std::string>> accepted_config_keys() {
+  std::lock_guard lock(config_detail::accepted_keys_mutex);
+  return config_detail::accepted_keys();
+}
+}  // namespace promwatch
+
+namespace promwatch::config_detail {
 
 SourcePos TableReader::value_pos(std::string_view key) const {
   const toml::node* n = get(key);

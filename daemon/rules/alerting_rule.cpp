@@ -157,6 +157,9 @@ std::optional<AlertingRule> AlertingRule::build(const AlertRuleConfig& rule,
   for (const auto& [key, text] : rule.labels) compile(key, text, "label", r.labels_);
   for (const auto& [key, text] : rule.annotations) compile(key, text, "annotation", r.annotations_);
   if (!ok) return std::nullopt;
+  auto uses_query = [](const CompiledText& t) { return t.tmpl && t.tmpl->uses_query(); };
+  r.annotations_use_query_ = std::any_of(r.annotations_.begin(), r.annotations_.end(), uses_query);
+  r.uses_query_ = r.annotations_use_query_ || std::any_of(r.labels_.begin(), r.labels_.end(), uses_query);
   return r;
 }
 
@@ -164,7 +167,34 @@ std::string AlertingRule::expand(const CompiledText& text, const Labels& raw, do
   if (!text.tmpl) return text.literal;
   ++template_renders_;
   AlertTemplateData data{raw, value, context_.external_labels, context_.external_url};
+  if (text.tmpl->uses_query()) data.queries = answers_;
   return text.tmpl->render_alert(data);
+}
+
+std::vector<std::string> AlertingRule::template_queries(const QueryOutcome& outcome,
+                                                        const TemplateQueryAnswers& answers,
+                                                        bool datasource_down) const {
+  std::vector<std::string> wanted;
+  if (!uses_query_) return wanted;
+  auto probe = [&](const Labels& raw, double value) {
+    for (const auto* texts : {&labels_, &annotations_}) {
+      for (const CompiledText& t : *texts) {
+        if (!t.tmpl || !t.tmpl->uses_query()) continue;
+        AlertTemplateData data{raw, value, context_.external_labels, context_.external_url};
+        data.queries = &answers;
+        data.unanswered = &wanted;
+        t.tmpl->render_alert(data);
+      }
+    }
+  };
+  // The alerts evaluate() expands: as it builds its candidates.
+  if (!outcome.ok) {
+    if (config_.on_error == OnError::Alerting && !datasource_down) probe(empty_labels(), 0);
+    return wanted;
+  }
+  for (const Sample& s : outcome.result.samples) probe(s.labels, s.value);
+  if (outcome.result.samples.empty() && config_.no_data == NoData::Alerting) probe(empty_labels(), 0);
+  return wanted;
 }
 
 AlertingRule::Candidate AlertingRule::make_candidate(const Labels& raw, double value,
@@ -218,7 +248,9 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
       Entry& e = it->second;
       Alert& a = e.alert;
       a.value = c.value;
-      if (!e.annotations_valid || e.raw_fingerprint != raw_fp || e.value_bits != vbits) {
+      // A `query` in an annotation can answer differently with the same labels and value:
+      // those are expanded at every evaluation, as Prometheus expands all of them.
+      if (!e.annotations_valid || e.raw_fingerprint != raw_fp || e.value_bits != vbits || annotations_use_query_) {
         a.annotations = expand_annotations(*c.raw, c.value);
         e.raw_fingerprint = raw_fp;
         e.value_bits = vbits;
@@ -305,12 +337,14 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
 }
 
 EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint ts,
-                                        bool datasource_down) {
+                                        bool datasource_down, const TemplateQueryAnswers* answers) {
   const auto started = std::chrono::steady_clock::now();
   ++eval_counter_;
   last_evaluation_ = ts;
   EvaluationResult result;
+  answers_ = answers;
   auto finish = [&]() {
+    answers_ = nullptr;
     evaluation_time_ = outcome.elapsed + std::chrono::duration_cast<Duration>(
                                              std::chrono::steady_clock::now() - started);
     return std::move(result);
@@ -519,11 +553,12 @@ void AlertingRule::copy_status_from(const AlertingRule& other) {
 }
 
 ReplayResult replay(const AlertingRule& rule,
-                    const std::vector<std::pair<TimePoint, QueryOutcome>>& steps) {
+                    const std::vector<std::pair<TimePoint, QueryOutcome>>& steps,
+                    const TemplateQueryAnswers* answers) {
   AlertingRule r = rule;
   r.clear();
   ReplayResult out;
-  for (const auto& [ts, outcome] : steps) r.evaluate(outcome, ts);
+  for (const auto& [ts, outcome] : steps) r.evaluate(outcome, ts, false, answers);
   r.for_each_alert([&](const Alert& a) {
     if (a.state != AlertState::Inactive) out.alerts.push_back(a);
   });

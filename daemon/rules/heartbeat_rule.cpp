@@ -35,6 +35,15 @@ std::optional<HeartbeatRule> HeartbeatRule::build(const HeartbeatRuleConfig& rul
       ok = false;
       continue;
     }
+    if (c.tmpl && c.tmpl->uses_query()) {
+      // Heartbeat alerts are built from members, not from samples: not wired to query rounds.
+      if (errors) {
+        errors->push_back(ConfigError{text.pos, owner + ": annotation \"" + key +
+                                                    "\": function \"query\" is not available in heartbeat annotations"});
+      }
+      ok = false;
+      continue;
+    }
     r.annotations_.push_back(std::move(c));
   }
   if (!ok) return std::nullopt;

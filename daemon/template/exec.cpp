@@ -112,6 +112,13 @@ class Exec {
       write(pos, "<no value>");
       return;
     }
+    if (v.kind == Kind::Object && v.type == Type::Pointer) {
+      // text/template prints what a pointer points to (printableValue): {..}, where fmt has &{..}.
+      Value pointee = v;
+      pointee.type = Type::Plain;
+      write(pos, to_print_string(pointee));
+      return;
+    }
     write(pos, to_print_string(v));
   }
 
@@ -337,6 +344,12 @@ class Exec {
       fail_at(cmd.pos, cmd.text,
               "wrong number of args for " + fn_arg.name + ": want " + want + " got " + std::to_string(nargs));
     }
+    if (!fn->impl && fn_arg.name == "tmpl") {
+      std::vector<Value> args;
+      for (std::size_t k = 1; k < cmd.args.size(); ++k) args.push_back(eval_arg(dot, cmd.args[k]));
+      if (final) args.push_back(*final);
+      return call_tmpl(cmd, args);
+    }
     if (!fn->impl) {
       // and/or: evaluate lazily and return the deciding value (Go 1.18+).
       bool is_or = fn_arg.name == "or";
@@ -367,8 +380,77 @@ class Exec {
       }
       return result;
     } catch (const FuncError& e) {
+      constant_argument_error(cmd, args, e);
       fail_at(cmd.pos, cmd.text, e.wrap ? "error calling " + fn_arg.name + ": " + e.message : e.message);
     }
+  }
+
+  // text/template checks arguments against the parameter's type before the call (exec.go
+  // evalArg, validateType) and reports it at the argument: constants of the text in their own
+  // words ("expected string; found 1", "can't handle 1 for arg of type template.queryResult",
+  // "cannot assign nil to string"), other values as "wrong type for value; ...". A piped value
+  // is reported at the command's last operand, the node Go evaluated last.
+  void constant_argument_error(const Cmd& cmd, const std::vector<Value>& args, const FuncError& e) {
+    if (!e.bad_arg || args.empty() || e.bad_arg < args.data() || e.bad_arg >= args.data() + args.size()) return;
+    std::size_t k = static_cast<std::size_t>(e.bad_arg - args.data());
+    if (k + 1 >= cmd.args.size()) fail_at(cmd.args.back().pos, cmd.args.back().text, e.message);
+    const Arg& a = cmd.args[k + 1];
+    if (a.k == Arg::K::Nil) {
+      if (e.expected == "string" || e.expected == "float64" || e.expected == "int" || e.expected == "bool")
+        fail_at(a.pos, a.text, "cannot assign nil to " + e.expected);
+      return;
+    }
+    if (a.k != Arg::K::Literal) fail_at(a.pos, a.text, e.message);
+    if (e.expected == "string") fail_at(a.pos, a.text, "expected string; found " + a.text);
+    if (e.expected == "float64") fail_at(a.pos, a.text, "expected float; found " + a.text);
+    if (e.expected == "int") fail_at(a.pos, a.text, "expected integer; found " + a.text);
+    if (e.expected == "bool") fail_at(a.pos, a.text, "expected bool; found " + a.text);
+    fail_at(a.pos, a.text, "can't handle " + a.text + " for arg of type " + e.expected);
+  }
+
+  // Prometheus's `tmpl NAME DATA`: executes a definition as ExecuteTemplate does (a fresh
+  // execution: `$` is DATA, no variables of the caller) and returns its output as
+  // html/template.HTML. Its errors are the function's error ("error calling tmpl: ...").
+  Value call_tmpl(const Cmd& cmd, const std::vector<Value>& args) {
+    if (args[0].kind != Kind::String)
+      fail_at(cmd.pos, cmd.text, "wrong type for value; expected string; got " + type_name(args[0]));
+    const std::string& name = args[0].s;
+    const Tree* target = nullptr;
+    if (in_.local_defines) {
+      if (auto it = in_.local_defines->find(name); it != in_.local_defines->end()) target = it->second.get();
+    }
+    if (!target && in_.library_defines) {
+      if (auto it = in_.library_defines->find(name); it != in_.library_defines->end()) target = it->second.get();
+    }
+    const std::string& main_name = in_.main_name ? *in_.main_name : in_.main->name;
+    if (!target)
+      fail_at(cmd.pos, cmd.text,
+              "error calling tmpl: template: no template " + go_quote(name) + " associated with template " +
+                  go_quote(main_name));
+    if (depth_ >= kMaxTemplateDepth)
+      fail_at(cmd.pos, cmd.text, "exceeded maximum template depth (" + std::to_string(kMaxTemplateDepth) + ")");
+    std::string saved_out;
+    saved_out.swap(out_);
+    auto saved_vars = std::move(vars_);
+    const Tree* saved_tree = tree_;
+    vars_.clear();
+    vars_.emplace_back("$", args[1]);
+    tree_ = target;
+    ++depth_;
+    std::string error;
+    try {
+      walk_list(target->root, args[1]);
+    } catch (const ExecAbort& e) {
+      error = e.message;
+    }
+    --depth_;
+    tree_ = saved_tree;
+    vars_ = std::move(saved_vars);
+    std::string result;
+    result.swap(out_);
+    out_.swap(saved_out);
+    if (!error.empty()) fail_at(cmd.pos, cmd.text, "error calling tmpl: " + error);
+    return Value::string(std::move(result), Type::Html);
   }
 
   const ExecInput& in_;

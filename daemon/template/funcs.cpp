@@ -27,7 +27,7 @@ namespace {
 
 [[noreturn]] void fail(std::string msg) { throw FuncError{std::move(msg), true}; }
 [[noreturn]] void fail_type(const std::string& expected, const Value& got) {
-  throw FuncError{"wrong type for value; expected " + expected + "; got " + type_name(got), false};
+  throw FuncError{"wrong type for value; expected " + expected + "; got " + type_name(got), false, &got, expected};
 }
 
 const std::string& str_arg(const Value& v) {
@@ -551,15 +551,133 @@ Value f_safe_html(const CallContext&, std::vector<Value>& a) { return Value::str
 
 Value f_external_url(const CallContext& ctx, std::vector<Value>&) { return Value::string(std::string(ctx.external_url)); }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Prometheus's pathPrefix is externalURL.Path: the path, percent-decoded (url.URL keeps the
+// decoded form in Path), without the query and fragment. external_url arrives without a
+// trailing '/' (prometheus_external_url), as Prometheus holds it.
 Value f_path_prefix(const CallContext& ctx, std::vector<Value>&) {
   std::string_view u = ctx.external_url;
   std::size_t scheme = u.find("://");
   if (scheme == std::string_view::npos) return Value::string("");
-  std::size_t slash = u.find('/', scheme + 3);
-  if (slash == std::string_view::npos) return Value::string("");
+  std::size_t slash = u.find_first_of("/?#", scheme + 3);
+  if (slash == std::string_view::npos || u[slash] != '/') return Value::string("");
   std::string_view path = u.substr(slash);
   path = path.substr(0, path.find_first_of("?#"));
-  return Value::string(std::string(path));
+  std::string decoded;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '%' && i + 2 < path.size() && hex_digit(path[i + 1]) >= 0 && hex_digit(path[i + 2]) >= 0) {
+      decoded += static_cast<char>(hex_digit(path[i + 1]) * 16 + hex_digit(path[i + 2]));
+      i += 2;
+    } else {
+      decoded += path[i];
+    }
+  }
+  return Value::string(decoded);
+}
+
+// ---- Prometheus's query results: query, first, label, value, strvalue, sortByLabel ----
+
+// A sample as Prometheus's templates see it: *template.sample{Labels map[string]string; Value float64}.
+Value sample_value(const Sample& s) {
+  auto o = std::make_shared<Object>();
+  o->type_name = "*template.sample";
+  o->names = {"Labels", "Value"};
+  o->json_names = o->names;
+  ValueMap labels;
+  labels.reserve(s.labels.size());
+  for (const auto& l : s.labels) labels.emplace_back(l.name, Value::string(l.value));
+  o->values = {Value::map_of(std::move(labels), Type::StringMap), Value::number(s.value)};
+  Value v = Value::object(std::move(o));
+  v.type = Type::Pointer;
+  return v;
+}
+
+bool is_sample(const Value& v) { return v.kind == Kind::Object && v.obj && v.obj->type_name == "*template.sample"; }
+
+Value f_query(const CallContext& ctx, std::vector<Value>& a) {
+  const std::string& expr = str_arg(a[0]);
+  if (ctx.queries) {
+    if (auto it = ctx.queries->find(expr); it != ctx.queries->end()) {
+      if (!it->second.ok) fail(it->second.error);
+      ValueList out;
+      out.reserve(it->second.samples.size());
+      for (const Sample& s : it->second.samples) out.push_back(sample_value(s));
+      return Value::list_of(std::move(out), Type::QueryResult);
+    }
+  }
+  if (ctx.unanswered) {
+    // A probe pass: note the expression, go on with an empty vector to find the others.
+    if (std::find(ctx.unanswered->begin(), ctx.unanswered->end(), expr) == ctx.unanswered->end())
+      ctx.unanswered->push_back(expr);
+    return Value::list_of({}, Type::QueryResult);
+  }
+  if (ctx.mode == Mode::Notification) fail("queries are not available in notification templates");
+  if (!ctx.queries) fail("no datasource to run the query against here");
+  fail("the query was not run: too many rounds of queries built from the results of other queries");
+}
+
+// The queryResult argument of first/sortByLabel: nil is Go's nil slice.
+const ValueList* query_result_arg(const Value& v) {
+  static const ValueList empty;
+  if (v.kind == Kind::Nil) return &empty;
+  if (v.kind != Kind::List || v.type != Type::QueryResult) fail_type("template.queryResult", v);
+  return v.list.get();
+}
+
+// The *sample argument of label/value/strvalue; nil is a nil pointer, which Go dereferences.
+const Object& sample_arg(const Value& v) {
+  if (v.kind == Kind::Nil) fail("runtime error: invalid memory address or nil pointer dereference");
+  if (!is_sample(v)) fail_type("*template.sample", v);
+  return *v.obj;
+}
+
+Value f_first(const CallContext&, std::vector<Value>& a) {
+  const ValueList* v = query_result_arg(a[0]);
+  if (v->empty()) fail("first() called on vector with no elements");
+  return (*v)[0];
+}
+
+std::string sample_label(const Object& s, std::string_view name) {
+  const Value* labels = s.field("Labels");
+  if (const Value* l = labels ? map_find(*labels->map, name) : nullptr) return l->s;
+  return "";
+}
+
+Value f_label(const CallContext&, std::vector<Value>& a) {
+  const std::string& name = str_arg(a[0]);
+  return Value::string(sample_label(sample_arg(a[1]), name));
+}
+
+Value f_value(const CallContext&, std::vector<Value>& a) { return *sample_arg(a[0]).field("Value"); }
+
+Value f_strvalue(const CallContext&, std::vector<Value>& a) {
+  return Value::string(sample_label(sample_arg(a[0]), "__value__"));
+}
+
+Value f_sort_by_label(const CallContext&, std::vector<Value>& a) {
+  const std::string& name = str_arg(a[0]);
+  ValueList sorted = *query_result_arg(a[1]);
+  // sort.Stable on Labels[name]; a nil element (never produced by query) sorts as Go would
+  // panic on, so every element here is a sample.
+  std::stable_sort(sorted.begin(), sorted.end(), [&](const Value& x, const Value& y) {
+    return sample_label(*x.obj, name) < sample_label(*y.obj, name);
+  });
+  return Value::list_of(std::move(sorted), Type::QueryResult);
+}
+
+// args: map[string]interface{} of arg0, arg1, ... (kept sorted by key, as Go prints maps).
+Value f_args(const CallContext&, std::vector<Value>& a) {
+  ValueMap m;
+  m.reserve(a.size());
+  for (std::size_t k = 0; k < a.size(); ++k) m.emplace_back("arg" + std::to_string(k), a[k]);
+  std::sort(m.begin(), m.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  return Value::map_of(std::move(m));
 }
 
 Value f_graph_link(const CallContext&, std::vector<Value>& a) {
@@ -975,6 +1093,14 @@ constexpr FuncInfo kFuncs[] = {
     {"pathPrefix", f_path_prefix, 0, 0},
     {"graphLink", f_graph_link, 1, 1},
     {"tableLink", f_table_link, 1, 1},
+    {"query", f_query, 1, 1},
+    {"first", f_first, 1, 1},
+    {"label", f_label, 2, 2},
+    {"value", f_value, 1, 1},
+    {"strvalue", f_strvalue, 1, 1},
+    {"sortByLabel", f_sort_by_label, 2, 2},
+    {"args", f_args, 0, -1},
+    {"tmpl", nullptr, 2, 2},
     // Alertmanager
     {"trimSpace", f_trim_space, 1, 1},
     {"join", f_join, 2, 2},
@@ -984,8 +1110,6 @@ constexpr FuncInfo kFuncs[] = {
     {"since", f_since, 1, 1},
     {"toJson", f_to_json, 1, 1},
 };
-
-constexpr std::string_view kUnsupported[] = {"query", "first", "label", "value", "strvalue", "sortByLabel", "args", "tmpl"};
 
 // ---- methods ----
 
@@ -1008,10 +1132,6 @@ const FuncInfo* find_function(std::string_view name) {
   for (const auto& f : kFuncs)
     if (f.name == name) return &f;
   return nullptr;
-}
-
-bool is_unsupported_function(std::string_view name) {
-  return std::find(std::begin(kUnsupported), std::end(kUnsupported), name) != std::end(kUnsupported);
 }
 
 bool has_method(const Value& r, std::string_view name) {

@@ -400,7 +400,6 @@ class Parser {
     a.text = t.text;
     switch (t.type) {
       case Tok::Identifier:
-        if (is_unsupported_function(t.text)) fail(t.pos, "function \"" + t.text + "\" is not supported yet");
         if (!find_function(t.text)) fail(t.pos, "function \"" + t.text + "\" not defined");
         a.k = Arg::K::Func;
         a.name = t.text;

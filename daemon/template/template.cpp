@@ -4,6 +4,8 @@
 
 #include "promwatch/template.hpp"
 
+#include <algorithm>
+
 #include "ast.hpp"
 #include "exec.hpp"
 
@@ -40,6 +42,61 @@ bool check_calls(const NodeList& list, const TreeMap& local, const TreeMap* libr
       return false;
   }
   return true;
+}
+
+// Does evaluating these nodes call `query`, or `tmpl` (whose target is chosen at run time)?
+// Names of the definitions they call go to `*calls`.
+struct QueryScan {
+  bool query = false;
+  bool tmpl = false;
+  std::vector<std::string> calls;
+
+  void pipe(const Pipe* p) {
+    if (!p) return;
+    for (const Cmd& c : p->cmds)
+      for (const Arg& a : c.args) arg(a);
+  }
+  void arg(const Arg& a) {
+    if (a.k == Arg::K::Func) {
+      if (a.name == "query") query = true;
+      if (a.name == "tmpl") tmpl = true;
+    }
+    if (a.k == Arg::K::SubPipe) pipe(a.pipe.get());
+  }
+  void nodes(const NodeList& list) {
+    for (const auto& n : list) {
+      pipe(n->pipe.get());
+      if (n->k == Node::K::Template) calls.push_back(n->text);
+      nodes(n->list);
+      nodes(n->else_list);
+    }
+  }
+};
+
+// True when rendering `main` may reach `query`: directly, through the definitions it calls
+// (transitively), or through `tmpl`, after which any definition may run.
+bool reaches_query(const Tree& main, const TreeMap& local, const TreeMap* library) {
+  QueryScan scan;
+  scan.nodes(main.root);
+  std::vector<std::string> seen;
+  while (!scan.query && !scan.tmpl && !scan.calls.empty()) {
+    std::string name = std::move(scan.calls.back());
+    scan.calls.pop_back();
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+    seen.push_back(name);
+    auto it = local.find(name);
+    if (it != local.end()) {
+      scan.nodes(it->second->root);
+    } else if (library) {
+      if (auto lit = library->find(name); lit != library->end()) scan.nodes(lit->second->root);
+    }
+  }
+  if (scan.query) return true;
+  if (!scan.tmpl) return false;
+  for (const auto& [name, tree] : local) scan.nodes(tree->root);
+  if (library)
+    for (const auto& [name, tree] : *library) scan.nodes(tree->root);
+  return scan.query;
 }
 
 Value string_map(const Labels& labels, Type type) {
@@ -94,6 +151,7 @@ struct Template::Impl {
   TreeMap defines;
   std::shared_ptr<const TemplateLibrary::Impl> library;
   bool literal = false;
+  bool uses_query = false;
 };
 
 std::optional<Template> Template::compile(std::string_view name, std::string_view text, TemplateError* error,
@@ -119,6 +177,7 @@ std::optional<Template> Template::compile(std::string_view name, std::string_vie
     if (error) *error = to_template_error(*source, ParseError{pos, "template \"" + missing + "\" not defined"});
     return std::nullopt;
   }
+  impl->uses_query = reaches_query(*impl->main, impl->defines, lib);
   Template t;
   t.impl_ = std::move(impl);
   return t;
@@ -139,6 +198,8 @@ std::string Template::render_alert(const AlertTemplateData& data) const {
   in.library_defines = impl_->library ? &impl_->library->defines : nullptr;
   in.ctx.mode = Mode::Alert;
   in.ctx.external_url = data.external_url;
+  in.ctx.queries = data.queries;
+  in.ctx.unanswered = data.unanswered;
   in.vars = {{"$labels", obj->values[0]},
              {"$externalLabels", obj->values[1]},
              {"$externalURL", obj->values[2]},
@@ -204,5 +265,6 @@ Template Template::with_name(std::string_view name) const {
 
 const std::string& Template::text() const { return impl_->text; }
 bool Template::is_literal() const { return impl_->literal; }
+bool Template::uses_query() const { return impl_->uses_query; }
 
 }  // namespace promwatch

@@ -30,6 +30,7 @@ std::string type_name(const Value& v) {
         case Type::StringSlice: return "[]string";
         case Type::Alerts: return "template.Alerts";
         case Type::Pairs: return "template.Pairs";
+        case Type::QueryResult: return "template.queryResult";
         default: return "[]interface {}";
       }
     case Kind::Map:
@@ -152,6 +153,9 @@ void print_value(std::string& out, const Value& v) {
       return;
     }
     case Kind::Object: {
+      // A pointer to a struct prints as &{...} (fmt does so at the top level; nested ones it
+      // prints as an address, which no output could match, so they print the same way).
+      if (v.type == Type::Pointer) out += '&';
       out += '{';
       bool first = true;
       for (const auto& e : v.obj->values) {
@@ -421,6 +425,7 @@ void format_composite(std::string& out, const Spec& sp, char verb, const Value& 
     }
     out += ']';
   } else {
+    if (v.type == Type::Pointer) out += '&';
     out += '{';
     for (std::size_t k = 0; k < v.obj->values.size(); ++k) {
       if (k) out += ' ';

@@ -43,7 +43,8 @@ enum class Type : std::uint8_t {
   Pairs,        // Alertmanager template.Pairs: methods Names, Values
   StringMap,    // map[string]string (Prometheus labels)
   KV,           // Alertmanager template.KV: methods SortedPairs, Names, Values, Remove
-  Pointer,      // *time.Time (Prometheus's toTime): behaves as the time, named differently
+  Pointer,      // *time.Time (Prometheus's toTime), *template.sample: printed with '&'
+  QueryResult,  // Prometheus template.queryResult ([]*sample), what `query` returns
 };
 
 struct Value;

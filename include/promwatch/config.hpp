@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +69,9 @@ struct GlobalConfig {
   Duration evaluation_interval = std::chrono::minutes(1);
   std::vector<std::string> rule_files;  ///< globs as written (relative to the config's directory)
   std::string state_dir;                ///< resolved: key, else $STATE_DIRECTORY, else ./data
+  /// As Prometheus and Alertmanager hold it (their `computeExternalURL`/`extURL`): the path's
+  /// trailing '/' removed, so "http://h:9097/" is "http://h:9097" and "http://h/pw/?x" is
+  /// "http://h/pw?x". What `$externalURL`, `.ExternalURL`, generator URLs and webhooks show.
   std::string external_url;
   Labels external_labels;
   std::string generator_url;            ///< template text; empty = external_url + rule page
@@ -282,6 +287,12 @@ struct LoadResult {
 
 /// Loads and validates `path` and the rule files it names. Reads files only; no network.
 LoadResult load_config(const std::string& path, const EnvLookup& env = process_environment());
+
+/// Every key the parsers accept, by the table that holds it, named as error messages name it
+/// ("[datasource]", "[[receivers]]", "basic_auth", "[[groups.rules]]", "the main config"), for
+/// the tables read by the loads this process has done so far. Thread-safe. For the test that
+/// keeps docs/configuration.md complete.
+std::map<std::string, std::set<std::string>> accepted_config_keys();
 
 /// Redacts a URL for logs and messages: `scheme://host[:port]/…` (no path, query or userinfo).
 std::string redact_url(std::string_view url);

@@ -152,7 +152,24 @@ class AlertingRule {
   /// is treated as absent. Duplicate final label sets and a group `limit` overrun are errors
   /// that leave the state untouched. An empty successful result with `no_data = "alerting"`
   /// raises one alert with `promwatch_no_data="true"`.
-  EvaluationResult evaluate(const QueryOutcome& outcome, TimePoint ts, bool datasource_down = false);
+  ///
+  /// `answers` feed the `query` template function (see `template_queries` and
+  /// `resolve_template_queries`); a template's `query` without an answer renders as a template
+  /// error. Annotations that use `query` are expanded at every evaluation (their result can
+  /// change while labels and value stay the same), the others only when labels or value change.
+  EvaluationResult evaluate(const QueryOutcome& outcome, TimePoint ts, bool datasource_down = false,
+                            const TemplateQueryAnswers* answers = nullptr);
+
+  /// True when a label or annotation template of this rule may call `query`. Only such rules
+  /// need `template_queries`; for the others it is always empty.
+  bool uses_template_queries() const { return uses_query_; }
+  /// The `query` expressions this evaluation's templates ask for that `answers` lacks: every
+  /// template using `query` is rendered, as a probe, for every alert `evaluate(outcome, ...,
+  /// datasource_down)` would expand (each sample; the no_data or on_error alert). Expressions
+  /// may depend on labels, value and other queries' answers, so a caller asks again after
+  /// adding answers until nothing new turns up. Changes nothing; in order of first use.
+  std::vector<std::string> template_queries(const QueryOutcome& outcome, const TemplateQueryAnswers& answers,
+                                            bool datasource_down = false) const;
 
   /// Alerts to forward to Alertmanagers now, as Prometheus's `sendAlerts`: firing alerts never
   /// sent or last sent more than `resend_delay` ago, resolved alerts whose resolution was not
@@ -260,6 +277,9 @@ class AlertingRule {
   TimePoint last_evaluation_{};
   Duration evaluation_time_{0};
   std::uint64_t template_renders_ = 0;
+  bool uses_query_ = false;              ///< some label or annotation template may call `query`
+  bool annotations_use_query_ = false;   ///< some annotation template may: never cached
+  const TemplateQueryAnswers* answers_ = nullptr;  ///< during evaluate() only
 };
 
 /// One member of a heartbeat rule (SPEC §3 `[[groups.heartbeats]]`): a monitored instance,
@@ -384,8 +404,38 @@ struct ReplayResult {
 /// Evaluates a fresh copy of `rule` (no alerts) over `steps` in order (each the instant result at
 /// its time, e.g. from a range query over [t - for, t] at the group interval). `rule` is not
 /// modified.
+///
+/// `answers` (for templates using `query`) are given to every step; the alerts' annotations
+/// are those of the last step, so answers computed for the last step are the ones to give.
 ReplayResult replay(const AlertingRule& rule,
-                    const std::vector<std::pair<TimePoint, QueryOutcome>>& steps);
+                    const std::vector<std::pair<TimePoint, QueryOutcome>>& steps,
+                    const TemplateQueryAnswers* answers = nullptr);
+
+/// How many rounds of `query` expressions `resolve_template_queries` runs at most: a query
+/// whose expression is built from another query's result needs one more round each.
+inline constexpr int kMaxTemplateQueryRounds = 4;
+
+/// A query outcome as the template's `query` function sees it, with Prometheus's texts for
+/// its errors: the HTTP API's `errorType: ` prefix and `invalid parameter "query": ` wrapper
+/// removed (Prometheus's own `query` calls the engine directly: "1:11: parse error: ..."), and
+/// a range vector or string result is "rule result is not a vector or scalar".
+TemplateQueryAnswer template_query_answer(const QueryOutcome& outcome);
+
+/// Runs one instant query for a template at the evaluation's query time and calls `done`
+/// once with the outcome (from the caller's event loop). The caller bounds it by its deadline.
+using TemplateQueryRunner = std::function<void(const std::string& expr, std::function<void(QueryOutcome)> done)>;
+/// Returns the expressions still needed given the answers so far (`AlertingRule::template_queries`).
+using TemplateQueryCollector = std::function<std::vector<std::string>(const TemplateQueryAnswers&)>;
+
+/// Gathers the answers an evaluation's templates need without blocking: asks `collect`, runs
+/// every new expression through `run` at once, and repeats when all have answered, for at most
+/// `max_rounds` rounds; then calls `done` with the answers (inline when none was needed,
+/// otherwise from the last runner callback). Each expression runs once, however many alerts
+/// use it. If a runner never calls back, `done` is never called (the caller's callbacks drop
+/// the chain when its owner is gone).
+void resolve_template_queries(TemplateQueryCollector collect, TemplateQueryRunner run,
+                              std::function<void(TemplateQueryAnswers)> done,
+                              int max_rounds = kMaxTemplateQueryRounds);
 
 /// Where the scheduler is after a tick: the slot to evaluate now and how many were skipped.
 struct SlotAdvance {

@@ -6,6 +6,8 @@
 /// immutable, shareable value; rendering never throws: a runtime error is rendered into the
 /// text as `<error expanding template: ...>`, as Prometheus does. Thread-safe to render.
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "promwatch/labels.hpp"
+#include "promwatch/query.hpp"
 #include "promwatch/time.hpp"
 
 namespace promwatch {
@@ -23,14 +26,36 @@ struct TemplateError {
   std::string message;
 };
 
+/// The answer to one `{{ query "expr" }}` of an alert template: Prometheus's `query` runs an
+/// instant query at the evaluation time and hands the template its vector.
+struct TemplateQueryAnswer {
+  bool ok = false;
+  std::vector<Sample> samples;  ///< when ok: the vector (a scalar is one sample without labels)
+  std::string error;            ///< when !ok: the text `error calling query: ...` shows
+};
+
+/// Answers by expression text, exactly as the template wrote it.
+using TemplateQueryAnswers = std::map<std::string, TemplateQueryAnswer, std::less<>>;
+
 /// What alert label and annotation templates see (Prometheus): `$labels`/`.Labels`,
 /// `$value`/`.Value`, `$externalLabels`/`.ExternalLabels`, `$externalURL`/`.ExternalURL`.
+///
+/// The engine never runs a query itself (it stays pure and never blocks): `query` looks its
+/// expression up in `queries`. A caller renders in passes: first with `unanswered` set, which
+/// makes an unanswered `query` record its expression there and return an empty vector (that
+/// rendering is only a probe, its text is thrown away); it runs the recorded queries, adds
+/// their answers, and repeats while new expressions turn up (a query built from another's
+/// result needs a further pass); the final rendering has `unanswered` null, where a `query`
+/// still without an answer is a template error, as a failed query is in Prometheus.
 struct AlertTemplateData {
   const Labels& labels;  ///< the raw series labels, including __name__
   double value = 0;
   const Labels& external_labels;
-  std::string_view external_url;
+  std::string_view external_url;  ///< as Prometheus holds it: no trailing '/' (GlobalConfig::external_url)
+  const TemplateQueryAnswers* queries = nullptr;   ///< answers for `query`; null: none
+  std::vector<std::string>* unanswered = nullptr;  ///< probe pass: where unanswered queries go
 };
+
 
 /// One alert as notification templates see it (Alertmanager's template.Alert).
 struct NotificationAlert {
@@ -74,8 +99,8 @@ class Template {
  public:
   /// Compiles `text`. `name` appears in runtime error messages. `library` supplies
   /// `{{ template "x" }}` definitions (it is copied by reference-count; may be null).
-  /// Unsupported functions (`query`, `first`, `label`, `value`, `sortByLabel`, `args`, `tmpl`)
-  /// are compile errors saying "not supported yet". nullopt with `*error` set on failure.
+  /// Unknown functions and `{{ template }}` calls of undefined names are compile errors.
+  /// nullopt with `*error` set on failure.
   static std::optional<Template> compile(std::string_view name, std::string_view text,
                                          TemplateError* error,
                                          const TemplateLibrary* library = nullptr);
@@ -93,6 +118,10 @@ class Template {
   const std::string& text() const;
   /// True when the text contains no actions, so rendering is the text itself.
   bool is_literal() const;
+  /// True when rendering may call `query` (in the text, in a definition it calls, or anywhere
+  /// when it calls `tmpl`, whose target is only known at run time). Templates without it never
+  /// need a query pass. Computed once at compile time.
+  bool uses_query() const;
 
  private:
   struct Impl;

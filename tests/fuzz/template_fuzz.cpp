@@ -26,6 +26,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const Labels labels{{"__name__", "up"}, {"instance", "host:9100"}, {"job", "node"}};
   static const Labels external{{"cluster", "prod"}};
   (void)tmpl->render_alert(AlertTemplateData{labels, 1234.5678, external, "http://pw:9097"});
+  if (tmpl->uses_query()) {
+    // The daemon's passes: a probe records the expressions, then they are answered (every
+    // other one with an error) and the template rendered again with the answers.
+    TemplateQueryAnswers answers;
+    std::vector<std::string> wanted;
+    AlertTemplateData probe{labels, 1234.5678, external, "http://pw:9097"};
+    probe.queries = &answers;
+    probe.unanswered = &wanted;
+    for (int round = 0; round < 3; ++round) {
+      wanted.clear();
+      (void)tmpl->render_alert(probe);
+      for (std::size_t k = 0; k < wanted.size() && k < 16; ++k) {
+        if (k % 2) answers[wanted[k]] = TemplateQueryAnswer{false, {}, "1:1: parse error: fuzz"};
+        else answers[wanted[k]] = TemplateQueryAnswer{true, {Sample{labels, 1}, Sample{Labels{{"a", "b"}}, 2}}, {}};
+      }
+    }
+    AlertTemplateData final_pass{labels, 1234.5678, external, "http://pw:9097"};
+    final_pass.queries = &answers;
+    (void)tmpl->render_alert(final_pass);
+  }
 
   static const NotificationTemplateData notification = [] {
     NotificationTemplateData d;

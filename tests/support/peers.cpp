@@ -51,7 +51,7 @@ std::string TinyExporter::render() const {
 }
 
 PrometheusProcess::PrometheusProcess(const std::string& rules_yaml, const std::vector<std::string>& targets,
-                                     int interval_seconds) {
+                                     int interval_seconds, const std::vector<std::string>& extra_args) {
   int port = free_port();
   url_ = "http://127.0.0.1:" + std::to_string(port);
   std::ostringstream cfg;
@@ -64,6 +64,7 @@ PrometheusProcess::PrometheusProcess(const std::string& rules_yaml, const std::v
   argv_ = {"/usr/bin/prometheus", "--config.file=" + (dir_.path() / "prometheus.yml").string(),
            "--storage.tsdb.path=" + (dir_.path() / "data").string(),
            "--web.listen-address=127.0.0.1:" + std::to_string(port), "--web.enable-lifecycle", "--log.level=warn"};
+  argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
   restart();
 }
 

@@ -35,11 +35,11 @@ class TinyExporter {
 };
 
 /// A real Prometheus with the given rule file (YAML) and scrape targets, evaluating and
-/// scraping every `interval_seconds`.
+/// scraping every `interval_seconds`; `extra_args` are added to its command line.
 class PrometheusProcess {
  public:
   PrometheusProcess(const std::string& rules_yaml, const std::vector<std::string>& targets,
-                    int interval_seconds = 1);
+                    int interval_seconds = 1, const std::vector<std::string>& extra_args = {});
   /// `http://127.0.0.1:PORT`
   std::string url() const { return url_; }
   /// Waits until `/-/ready` answers 200; false on timeout or exit.

@@ -1132,5 +1132,127 @@ TEST_F(ConfigTest, ExampleFilesInTheRepositoryAreValid) {
   }
 }
 
+// ---- docs/configuration.md documents every key the parsers accept ----
+
+namespace {
+
+// The `### ` sections of the reference, by heading line.
+std::vector<std::pair<std::string, std::string>> reference_sections() {
+  std::ifstream in(std::string(PROMWATCH_SOURCE_DIR) + "/docs/configuration.md");
+  std::vector<std::pair<std::string, std::string>> sections;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("## ", 0) == 0) sections.emplace_back("", "");  // a new part ends the section
+    if (line.rfind("### ", 0) == 0) sections.emplace_back(line, "");
+    else if (!sections.empty()) sections.back().second += line + "\n";
+  }
+  return sections;
+}
+
+}  // namespace
+
+TEST_F(ConfigTest, EveryAcceptedKeyIsDocumented) {
+  // Every table the parsers have, each once, so that each reader records what it accepts.
+  write("rules/all.toml", R"([[groups]]
+name = "g"
+interval = "1m"
+query_offset = "0s"
+limit = 0
+labels = { team = "a" }
+[[groups.rules]]
+alert = "A"
+expr = "up == 0"
+for = "1m"
+keep_firing_for = "0s"
+labels = { severity = "page" }
+annotations = { summary = "x" }
+on_error = "alerting"
+no_data = "ok"
+[[groups.heartbeats]]
+name = "H"
+expr = "up"
+by = ["instance"]
+for = "2m"
+forget_after = "24h"
+expected = ["a:1"]
+labels = { severity = "page" }
+annotations = { summary = "x" }
+)");
+  LoadResult r = load(R"([global]
+evaluation_interval = "1m"
+rule_files = ["rules/*.toml"]
+external_url = "http://pw:9097/"
+[datasource]
+url = "http://prom:9090"
+authorization = { type = "raw", credentials = "c" }
+tls = { insecure_skip_verify = false }
+[server]
+basic_auth = { username = "u", password = "p" }
+tls = { cert_file = ")" + write("c.pem", "c") + R"(", key_file = ")" + write("k.pem", "k") + R"(" }
+[notify]
+timeout = "10s"
+[deadman]
+url = "http://hc/ping"
+[[alertmanagers]]
+url = "http://am:9093"
+[[receivers]]
+name = "r"
+type = "webhook"
+url = "http://sink/hook"
+[route]
+receiver = "r"
+[[route.routes]]
+matchers = ['a="b"']
+[[route.routes.routes]]
+matchers = ['c="d"']
+[[inhibit_rules]]
+source_matchers = ['a="b"']
+target_matchers = ['c="d"']
+[[time_intervals]]
+name = "w"
+intervals = [{ weekdays = ["saturday"], times = [{ start_time = "02:00", end_time = "04:00" }] }]
+[[silences]]
+matchers = ['a="b"']
+starts_at = "2026-01-01T00:00:00Z"
+ends_at = "2026-01-02T00:00:00Z"
+)");
+  EXPECT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  // The trailing slash of external_url goes, as in Prometheus and Alertmanager.
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->global.external_url, "http://pw:9097");
+
+  const auto sections = reference_sections();
+  ASSERT_FALSE(sections.empty()) << "docs/configuration.md not found";
+  auto section = [&](const std::string& heading_part) -> const std::string* {
+    for (const auto& [heading, body] : sections)
+      if (heading.find(heading_part) != std::string::npos) return &body;
+    return nullptr;
+  };
+  const std::string* http_keys = section("Outgoing HTTP keys");
+  ASSERT_NE(http_keys, nullptr);
+  const auto accepted = accepted_config_keys();
+  for (const char* table : {"the main config", "[global]", "[datasource]", "[server]", "[notify]", "[deadman]",
+                            "[[alertmanagers]]", "[[receivers]]", "[route]", "[[route.routes]]",
+                            "[[route.routes.routes]]", "[[inhibit_rules]]", "[[time_intervals]]", "intervals", "times",
+                            "[[silences]]", "basic_auth", "authorization", "tls", "the rule file", "[[groups]]",
+                            "[[groups.rules]]", "[[groups.heartbeats]]"}) {
+    EXPECT_TRUE(accepted.count(table)) << table << " was not read by this test's config";
+  }
+  for (const auto& [table, keys] : accepted) {
+    bool quoted = table.find('[') != std::string::npos || table.find(' ') == std::string::npos;
+    const std::string* body = section(quoted && table.find(' ') == std::string::npos ? "`" + table + "`" : table);
+    if (!body) {
+      ADD_FAILURE() << "docs/configuration.md has no section for " << table;
+      continue;
+    }
+    for (const auto& key : keys) {
+      const std::string cell = "| `" + key + "` |";
+      bool documented = body->find(cell) != std::string::npos ||
+                        (body->find("(#outgoing-http-keys)") != std::string::npos && http_keys->find(cell) != std::string::npos);
+      EXPECT_TRUE(documented) << "docs/configuration.md does not document key `" << key << "` of " << table;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace promwatch

@@ -1083,3 +1083,122 @@ TEST(AlertingRule, SharedTemplateTextsKeepTheirRuleNames) {
   alone.evaluate(ok({sample("i1")}), T(0));
   EXPECT_EQ(sb, find_alert(alone, "i1")->annotations.get("summary"));
 }
+
+// ---- templates that call `query` ----
+
+TEST(TemplateQueries, RulesWithoutQueryNeedNoPass) {
+  AlertingRule rule = make_rule(rule_config("X", 0s, 0s, {}, {{"summary", tt("{{ $labels.instance }} {{ $value }}")}}));
+  EXPECT_FALSE(rule.uses_template_queries());
+  EXPECT_TRUE(rule.template_queries(ok({sample("a")}), {}).empty());
+}
+
+TEST(TemplateQueries, CollectedPerSampleThenEvaluatedWithAnswers) {
+  AlertingRule rule = make_rule(rule_config(
+      "X", 0s, 0s, {},
+      {{"summary", tt(R"({{ query (printf "node_load1{instance=%q}" $labels.instance) | first | value }})")},
+       {"static", tt("{{ $labels.instance }}")}}));
+  ASSERT_TRUE(rule.uses_template_queries());
+  QueryOutcome outcome = ok({sample("a"), sample("b"), sample("a2")});
+  TemplateQueryAnswers answers;
+  EXPECT_EQ(rule.template_queries(outcome, answers),
+            (std::vector<std::string>{R"(node_load1{instance="a"})", R"(node_load1{instance="b"})",
+                                      R"(node_load1{instance="a2"})"}));
+  auto answer = [](double v) {
+    return TemplateQueryAnswer{true, {Sample{Labels{{"__name__", "node_load1"}}, v}}, {}};
+  };
+  answers[R"(node_load1{instance="a"})"] = answer(1.5);
+  answers[R"(node_load1{instance="b"})"] = answer(2.5);
+  EXPECT_EQ(rule.template_queries(outcome, answers), (std::vector<std::string>{R"(node_load1{instance="a2"})"}));
+  answers[R"(node_load1{instance="a2"})"] = TemplateQueryAnswer{false, {}, "1:1: parse error: boom"};
+  EXPECT_TRUE(rule.template_queries(outcome, answers).empty());
+
+  rule.evaluate(outcome, T(0), false, &answers);
+  EXPECT_EQ(find_alert(rule, "a")->annotations.get("summary"), "1.5");
+  EXPECT_EQ(find_alert(rule, "b")->annotations.get("summary"), "2.5");
+  EXPECT_EQ(find_alert(rule, "a2")->annotations.get("summary"),
+            "<error expanding template: error executing template __alert_X: template: __alert_X:1:115: executing "
+            "\"__alert_X\" at <query (printf \"node_load1{instance=%q}\" $labels.instance)>: error calling query: 1:1: "
+            "parse error: boom>");
+  // Same labels and value, another answer: re-expanded (Prometheus expands at every evaluation).
+  answers[R"(node_load1{instance="a"})"] = answer(9);
+  rule.evaluate(outcome, T(60), false, &answers);
+  EXPECT_EQ(find_alert(rule, "a")->annotations.get("summary"), "9");
+}
+
+TEST(TemplateQueries, NoDataAndErrorAlertsAreProbedToo) {
+  AlertRuleConfig rc = rule_config("X", 0s, 0s, {}, {{"q", tt(R"t({{ query "vector(1)" | len }})t")}});
+  rc.no_data = NoData::Alerting;
+  rc.on_error = OnError::Alerting;
+  AlertingRule rule = make_rule(rc);
+  EXPECT_EQ(rule.template_queries(ok({}), {}), (std::vector<std::string>{"vector(1)"}));
+  EXPECT_EQ(rule.template_queries(failed("down"), {}), (std::vector<std::string>{"vector(1)"}));
+  EXPECT_TRUE(rule.template_queries(failed("down"), {}, /*datasource_down=*/true).empty());
+  AlertingRule plain = make_rule(rule_config("Y", 0s, 0s, {}, {{"q", tt(R"t({{ query "vector(1)" | len }})t")}}));
+  EXPECT_TRUE(plain.template_queries(ok({}), {}).empty());
+  EXPECT_TRUE(plain.template_queries(failed("down"), {}).empty());
+}
+
+TEST(TemplateQueries, AnswersCarryPrometheusErrorTexts) {
+  auto answer = [](std::string error) { return template_query_answer(failed(std::move(error))).error; };
+  // Prometheus 2.42's HTTP API and its own template `query` for the same failures.
+  EXPECT_EQ(answer("bad_data: invalid parameter \"query\": 1:11: parse error: unclosed left parenthesis"),
+            "1:11: parse error: unclosed left parenthesis");
+  EXPECT_EQ(answer("execution: found duplicate series for the match group"), "found duplicate series for the match group");
+  EXPECT_EQ(answer("unsupported result type matrix"), "rule result is not a vector or scalar");
+  EXPECT_EQ(answer("unsupported result type string"), "rule result is not a vector or scalar");
+  EXPECT_EQ(answer("connection refused (after 3 attempts)"), "connection refused (after 3 attempts)");
+  TemplateQueryAnswer a = template_query_answer(ok({sample("a", 2)}));
+  EXPECT_TRUE(a.ok);
+  ASSERT_EQ(a.samples.size(), 1u);
+  EXPECT_EQ(a.samples[0].value, 2);
+}
+
+TEST(TemplateQueries, ResolvedInBoundedRoundsEachExpressionOnce) {
+  // A chain: each answer names the next expression; one round per link.
+  AlertingRule rule = make_rule(rule_config(
+      "X", 0s, 0s, {},
+      {{"chain", tt(R"({{ $a := query "q0" | first | label "next" }}{{ $b := query $a | first | label "next" }})"
+                    R"({{ $c := query $b | first | label "next" }}{{ $d := query $c | first | label "next" }})"
+                    R"({{ query $d | first | label "next" }})")}}));
+  std::vector<std::string> ran;
+  std::vector<std::function<void()>> pending;  // callbacks come later, as from an event loop
+  auto run = [&](const std::string& expr, std::function<void(QueryOutcome)> done) {
+    ran.push_back(expr);
+    pending.push_back([expr, done] {
+      done(ok({Sample{Labels{{"next", "q" + std::to_string(std::stoi(expr.substr(1)) + 1)}}, 1}}));
+    });
+  };
+  QueryOutcome outcome = ok({sample("a"), sample("b")});  // two alerts, same expressions
+  std::optional<TemplateQueryAnswers> result;
+  resolve_template_queries([&](const TemplateQueryAnswers& a) { return rule.template_queries(outcome, a); }, run,
+                           [&](TemplateQueryAnswers a) { result = std::move(a); });
+  for (int guard = 0; guard < 100 && !pending.empty(); ++guard) {
+    auto batch = std::move(pending);
+    pending.clear();
+    for (auto& f : batch) f();
+  }
+  ASSERT_TRUE(result);
+  EXPECT_EQ(ran, (std::vector<std::string>{"q0", "q1", "q2", "q3"}));  // kMaxTemplateQueryRounds
+  rule.evaluate(outcome, T(0), false, &*result);
+  EXPECT_NE(find_alert(rule, "a")->annotations.get("chain").find("the query was not run"), std::string::npos);
+
+  // Nothing to ask: done at once, nothing run.
+  ran.clear();
+  bool done = false;
+  resolve_template_queries([](const TemplateQueryAnswers&) { return std::vector<std::string>{}; }, run,
+                           [&](TemplateQueryAnswers a) { done = a.empty(); });
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(ran.empty());
+}
+
+TEST(TemplateQueries, HeartbeatAnnotationsRejectQuery) {
+  HeartbeatRuleConfig hb;
+  hb.name = "Down";
+  hb.expr = "up";
+  hb.by = {"instance"};
+  hb.annotations = {{"q", tt(R"({{ query "up" }})")}};
+  std::vector<ConfigError> errors;
+  EXPECT_FALSE(HeartbeatRule::build(hb, group_config({}), {}, &errors));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "heartbeat \"Down\": annotation \"q\": function \"query\" is not available in heartbeat annotations");
+}

@@ -494,13 +494,7 @@ TEST(Template, Library) {
 }
 
 TEST(Template, CompileErrors) {
-  auto e = compile_error("{{ query \"up\" }}");
-  EXPECT_EQ(e.message, "function \"query\" is not supported yet");
-  EXPECT_EQ(e.line, 1);
-  EXPECT_EQ(e.column, 4);
-  EXPECT_EQ(compile_error("{{ first }}").message, "function \"first\" is not supported yet");
-  EXPECT_EQ(compile_error("{{ sortByLabel }}").message, "function \"sortByLabel\" is not supported yet");
-  e = compile_error("line1\n  {{ foo 1 }}");
+  auto e = compile_error("line1\n  {{ foo 1 }}");
   EXPECT_EQ(e.message, "function \"foo\" not defined");
   EXPECT_EQ(e.line, 2);
   EXPECT_EQ(e.column, 6);
@@ -650,4 +644,218 @@ TEST(Template, WithNameIsCompilingUnderThatName) {
   auto t = Template::compile("__alert_A", R"({{ humanize "abc" }})", &err);
   const AlertTemplateData data{labels, 0, ext, ""};
   EXPECT_NE(t->with_name("__alert_B").render_alert(data).find("executing \"__alert_B\""), std::string::npos);
+}
+
+// ---- query and its companions (first, label, value, strvalue, sortByLabel, args, tmpl) ----
+
+namespace {
+
+Sample sample(Labels labels, double value) { return Sample{std::move(labels), value}; }
+
+// The answers Prometheus 2.42's engine gives in the `promtool test rules` run the golden outputs
+// below were recorded from: series disk_free{instance="b:9100",mount="/"} 10,
+// disk_free{instance="a:9100",mount="/"} 20, disk_free{instance="c:9100",mount="/data"} 0.5
+// (created in that order, which is the order a selector returns them in).
+TemplateQueryAnswers promtool_answers() {
+  auto disk = [](std::string instance, std::string mount, double v) {
+    return sample(Labels{{"__name__", "disk_free"}, {"instance", instance}, {"mount", mount}}, v);
+  };
+  auto ok = [](std::vector<Sample> samples) { return TemplateQueryAnswer{true, std::move(samples), {}}; };
+  auto err = [](std::string e) { return TemplateQueryAnswer{false, {}, std::move(e)}; };
+  TemplateQueryAnswers a;
+  a["disk_free"] = ok({disk("b:9100", "/", 10), disk("a:9100", "/", 20), disk("c:9100", "/data", 0.5)});
+  a["disk_free{instance='a:9100'}"] = ok({disk("a:9100", "/", 20)});
+  a["disk_free{instance='b:9100'}"] = ok({disk("b:9100", "/", 10)});
+  a["disk_free{instance=\"c:9100\"}"] = ok({disk("c:9100", "/data", 0.5)});
+  a["disk_free{mount=\"/\"}"] = ok({disk("b:9100", "/", 10), disk("a:9100", "/", 20)});
+  a["scalar(disk_free{instance='a:9100'})"] = ok({sample(Labels{}, 20)});
+  a["nothing_here"] = ok({});
+  a["label_replace(disk_free{instance='a:9100'}, '__value__', 'v$1', 'instance', '(.).*')"] =
+      ok({sample(Labels{{"__name__", "disk_free"}, {"__value__", "va"}, {"instance", "a:9100"}, {"mount", "/"}}, 20)});
+  a["sum(disk_free) by (mount)"] = ok({sample(Labels{{"mount", "/"}}, 30), sample(Labels{{"mount", "/data"}}, 0.5)});
+  // Their errors as Prometheus's query function reports them (see template_query_answer for
+  // how the HTTP API's texts become these).
+  a["disk_free[5m]"] = err("rule result is not a vector or scalar");
+  a["disk_free("] = err("1:11: parse error: unclosed left parenthesis");
+  return a;
+}
+
+struct QueryGolden {
+  const char* text;
+  const char* expected;
+};
+
+// Recorded from Prometheus 2.42 (`promtool test rules`, alert "Test" on
+// test_metric{instance="host:9090",job="node"} = 1234567, the series above).
+const QueryGolden kPrometheusQueryGolden[] = {
+    {R"g({{ query "disk_free" | len }})g", R"g(3)g"},
+    {R"g({{ with query "disk_free{instance='a:9100'}" }}{{ . | first | value }}{{ end }})g", R"g(20)g"},
+    {R"g({{ range query "disk_free" | sortByLabel "instance" }}{{ .Labels.instance }}={{ .Value }} {{ end }})g", R"g(a:9100=20 b:9100=10 c:9100=0.5 )g"},
+    {R"g({{ range query "disk_free" | sortByLabel "mount" }}{{ .Labels.instance }} {{ end }})g", R"g(b:9100 a:9100 c:9100 )g"},
+    {R"g({{ (query "disk_free" | sortByLabel "instance" | first).Labels.mount }})g", R"g(/)g"},
+    {R"g({{ query "disk_free{instance='a:9100'}" | first | label "instance" }})g", R"g(a:9100)g"},
+    {R"g({{ query "disk_free{instance='a:9100'}" | first }})g", R"g({map[__name__:disk_free instance:a:9100 mount:/] 20})g"},
+    {R"g({{ query "scalar(disk_free{instance='a:9100'})" | first }})g", R"g({map[] 20})g"},
+    {R"g({{ query "scalar(disk_free{instance='a:9100'})" | first | value }})g", R"g(20)g"},
+    {R"g({{ query "nothing_here" | first | value }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:138: executing "__alert_Test" at <first>: error calling first: first() called on vector with no elements>)g"},
+    {R"g({{ query "nothing_here" }})g", R"g([])g"},
+    {R"g({{ query "disk_free" | first | strvalue }})g", R"g()g"},
+    {R"g({{ query "label_replace(disk_free{instance='a:9100'}, '__value__', 'v$1', 'instance', '(.).*')" | first | strvalue }})g", R"g(va)g"},
+    {R"g({{ args 1 "x" 2.5 }})g", R"g(map[arg0:1 arg1:x arg2:2.5])g"},
+    {R"g({{ args }})g", R"g(map[])g"},
+    {R"g({{ define "t" }}{{ .arg0 }}+{{ .arg1 }}|{{ .arg2 }}{{ end }}{{ template "t" (args 1 "b") }})g", R"g(1+b|<no value>)g"},
+    {R"g({{ with query "disk_free{instance='a:9100'}" }}{{ with query (printf "disk_free{mount=%q}" (. | first | label "mount")) }}{{ len . }}{{ end }}{{ end }})g", R"g(2)g"},
+    {R"g({{ query (printf "disk_free{instance=%q}" "c:9100") | first | value | humanize }})g", R"g(500m)g"},
+    {R"g({{ value (query "disk_free{instance='b:9100'}" | first) | humanizePercentage }})g", R"g(1000%)g"},
+    {R"g({{ first 1 }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <1>: can't handle 1 for arg of type template.queryResult>)g"},
+    {R"g({{ label "x" nil }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:115: executing "__alert_Test" at <label "x" nil>: error calling label: runtime error: invalid memory address or nil pointer dereference>)g"},
+    {R"g({{ value nil }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:115: executing "__alert_Test" at <value nil>: error calling value: runtime error: invalid memory address or nil pointer dereference>)g"},
+    {R"g({{ first nil }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:115: executing "__alert_Test" at <first nil>: error calling first: first() called on vector with no elements>)g"},
+    {R"g({{ sortByLabel "instance" nil }})g", R"g([])g"},
+    {R"g({{ query 1 }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <1>: expected string; found 1>)g"},
+    {R"g({{ $r := query "disk_free" }}{{ len $r }} {{ (index $r 1).Labels.instance }})g", R"g(3 a:9100)g"},
+    {R"g({{ query "disk_free" | first | printf "%v|%T" }})g", R"g(&{map[__name__:disk_free instance:b:9100 mount:/] 10}|%!T(MISSING))g"},
+    {R"g({{ query "disk_free" | printf "%T" }})g", R"g(template.queryResult)g"},
+    {R"g({{ if query "nothing_here" }}yes{{ else }}no{{ end }})g", R"g(no)g"},
+    {R"g({{ range query "disk_free[5m]" }}x{{ end }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <query "disk_free[5m]">: error calling query: rule result is not a vector or scalar>)g"},
+    {R"g({{ query "disk_free(" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:115: executing "__alert_Test" at <query "disk_free(">: error calling query: 1:11: parse error: unclosed left parenthesis>)g"},
+    {R"g({{ query "sum(disk_free) by (mount)" | sortByLabel "mount" | first | value }})g", R"g(30)g"},
+    // Arguments of the wrong type: constants are judged before the call, in Go's words.
+    {R"g({{ toUpper 1 }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:123: executing "__alert_Test" at <1>: expected string; found 1>)g"},
+    {R"g({{ reReplaceAll "a" 1.5 "c" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:132: executing "__alert_Test" at <1.5>: expected string; found 1.5>)g"},
+    {R"g({{ match "x" true }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:125: executing "__alert_Test" at <true>: expected string; found true>)g"},
+    {R"g({{ toUpper nil }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:123: executing "__alert_Test" at <nil>: cannot assign nil to string>)g"},
+    {R"g({{ $x := 1 }}{{ toUpper $x }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:136: executing "__alert_Test" at <$x>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ stripPort 1 }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:125: executing "__alert_Test" at <1>: expected string; found 1>)g"},
+    {R"g({{ label 1 (query "disk_free" | first) }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <1>: expected string; found 1>)g"},
+    {R"g({{ sortByLabel "x" "y" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:131: executing "__alert_Test" at <"y">: can't handle "y" for arg of type template.queryResult>)g"},
+    {R"g({{ value "s" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "__alert_Test" at <"s">: can't handle "s" for arg of type *template.sample>)g"},
+    {R"g({{ 1 | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:119: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ $x := 1 }}{{ $x | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:133: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ 2 | reReplaceAll "a" "b" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:136: executing "__alert_Test" at <"b">: wrong type for value; expected string; got int>)g"},
+    {R"g({{ $x := 1 }}{{ reReplaceAll "a" $x "c" }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:145: executing "__alert_Test" at <$x>: wrong type for value; expected string; got int>)g"},
+    {R"g({{ $value | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:124: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got float64>)g"},
+    {R"g({{ .Labels | toUpper }})g", R"g(<error expanding template: error executing template __alert_Test: template: __alert_Test:1:125: executing "__alert_Test" at <toUpper>: wrong type for value; expected string; got map[string]string>)g"},
+};
+
+}  // namespace
+
+TEST(Template, PrometheusQueryGolden) {
+  Labels labels{{"__name__", "test_metric"}, {"instance", "host:9090"}, {"job", "node"}};
+  Labels external;
+  const TemplateQueryAnswers answers = promtool_answers();
+  int failures = 0;
+  for (const auto& g : kPrometheusQueryGolden) {
+    TemplateError err;
+    auto t = Template::compile("__alert_Test", g.text, &err);
+    ASSERT_TRUE(t) << g.text << ": " << err.message;
+    EXPECT_TRUE(t->uses_query() || std::string_view(g.text).find("query") == std::string_view::npos) << g.text;
+    AlertTemplateData data{labels, 1234567, external, ""};
+    data.queries = &answers;
+    std::string got = t->render_alert(data);
+    if (got != g.expected) ++failures;
+    EXPECT_EQ(got, g.expected) << "template: " << g.text;
+  }
+  EXPECT_EQ(failures, 0);
+}
+
+TEST(Template, UsesQueryIsKnownAtCompileTime) {
+  auto uses = [](std::string_view text, const TemplateLibrary* library = nullptr) {
+    TemplateError err;
+    auto t = Template::compile("t", text, &err, library);
+    EXPECT_TRUE(t) << text << ": " << err.message;
+    return t && t->uses_query();
+  };
+  EXPECT_FALSE(uses("plain"));
+  EXPECT_FALSE(uses("{{ $value | humanize }} {{ args 1 }} {{ .Labels.query }}"));
+  EXPECT_TRUE(uses(R"({{ query "up" | len }})"));
+  EXPECT_TRUE(uses(R"({{ with $x := (printf "%s" (query "up" | first | label "a")) }}{{ end }})"));
+  EXPECT_TRUE(uses(R"({{ define "q" }}{{ query . }}{{ end }}{{ if 1 }}{{ template "q" "up" }}{{ end }})"));
+  EXPECT_FALSE(uses(R"({{ define "q" }}{{ query . }}{{ end }}no call)"));
+  EXPECT_TRUE(uses(R"({{ define "q" }}{{ query . }}{{ end }}{{ tmpl "q" "up" }})"));
+  TemplateLibrary library;
+  TemplateError err;
+  ASSERT_TRUE(library.add("lib.tmpl", R"({{ define "lq" }}{{ query "up" }}{{ end }}{{ define "plain" }}x{{ end }})", &err));
+  EXPECT_TRUE(uses(R"({{ template "lq" }})", &library));
+  EXPECT_FALSE(uses(R"({{ template "plain" }})", &library));
+  EXPECT_TRUE(uses(R"({{ tmpl "plain" . }})", &library));  // tmpl may reach any definition
+}
+
+TEST(Template, QueryProbePassesCollectDependentExpressions) {
+  TemplateError err;
+  // The inner expression is built from the outer query's answer and from $labels.
+  auto t = Template::compile("__alert_Test", R"({{ $m := query "disk_free{instance='a:9100'}" | first | label "mount" }})"
+                                             R"({{ len (query (printf "disk_free{mount=%q}" $m)) }} )"
+                                             R"({{ query (printf "up{instance=%q}" $labels.instance) | len }})", &err);
+  ASSERT_TRUE(t) << err.message;
+  Labels labels{{"instance", "host:9090"}};
+  Labels external;
+  TemplateQueryAnswers answers;
+  std::vector<std::string> wanted;
+  AlertTemplateData probe{labels, 1, external, ""};
+  probe.queries = &answers;
+  probe.unanswered = &wanted;
+  t->render_alert(probe);
+  // The first pass stops at `first` of the empty stand-in; the $labels one is independent but
+  // comes after the failure, so it waits for the next pass too.
+  EXPECT_EQ(wanted, (std::vector<std::string>{"disk_free{instance='a:9100'}"}));
+  const TemplateQueryAnswers all = promtool_answers();
+  answers["disk_free{instance='a:9100'}"] = all.at("disk_free{instance='a:9100'}");
+  wanted.clear();
+  t->render_alert(probe);
+  EXPECT_EQ(wanted, (std::vector<std::string>{"disk_free{mount=\"/\"}", "up{instance=\"host:9090\"}"}));
+  answers["disk_free{mount=\"/\"}"] = all.at("disk_free{mount=\"/\"}");
+  answers["up{instance=\"host:9090\"}"] = TemplateQueryAnswer{true, {Sample{Labels{{"__name__", "up"}}, 1}}, {}};
+  wanted.clear();
+  EXPECT_EQ(t->render_alert(probe), "2 1");
+  EXPECT_TRUE(wanted.empty());
+  // Without a probe sink, an unanswered query is a template error, never a silent empty vector.
+  AlertTemplateData final_pass{labels, 1, external, ""};
+  TemplateQueryAnswers none;
+  final_pass.queries = &none;
+  EXPECT_EQ(t->render_alert(final_pass),
+            "<error expanding template: error executing template __alert_Test: template: __alert_Test:1:121: executing "
+            "\"__alert_Test\" at <query \"disk_free{instance='a:9100'}\">: error calling query: the query was not run: too "
+            "many rounds of queries built from the results of other queries>");
+  AlertTemplateData no_datasource{labels, 1, external, ""};
+  EXPECT_NE(t->render_alert(no_datasource).find("error calling query: no datasource to run the query against here"),
+            std::string::npos);
+}
+
+TEST(Template, Tmpl) {
+  // Prometheus has `tmpl` in console templates only (an alert template saying `tmpl` fails
+  // there with `function "tmpl" not defined`); promwatch has it everywhere, with Go's
+  // ExecuteTemplate semantics: a fresh execution whose `$` is the data, output as a string.
+  EXPECT_EQ(alert(R"({{ define "x" }}[{{ . }}|{{ $ }}]{{ end }}{{ tmpl "x" 42 }})"), "[42|42]");
+  EXPECT_EQ(alert(R"({{ define "x" }}{{ .arg0 }}-{{ .arg1 }}{{ end }}{{ tmpl "x" (args "a" 2) | toUpper }})"), "A-2");
+  EXPECT_EQ(alert(R"({{ define "x" }}{{ $labels }}{{ end }}{{ tmpl "x" 1 }})"),
+            "COMPILE ERROR 1:20: undefined variable \"$labels\"");
+  EXPECT_EQ(alert(R"({{ define "x" }}x{{ end }}{{ printf "%T" (tmpl "x" .) }})"), "template.HTML");
+  EXPECT_EQ(alert(R"({{ tmpl "nope" 1 }})"),
+            "<error expanding template: error executing template __alert_Test: template: __alert_Test:1:115: executing "
+            "\"__alert_Test\" at <tmpl \"nope\" 1>: error calling tmpl: template: no template \"nope\" associated with "
+            "template \"__alert_Test\">");
+  EXPECT_EQ(alert(R"({{ define "x" }}{{ .Nope }}{{ end }}{{ tmpl "x" 1 }})"),
+            "<error expanding template: error executing template __alert_Test: template: __alert_Test:1:151: executing "
+            "\"__alert_Test\" at <tmpl \"x\" 1>: error calling tmpl: template: __alert_Test:1:131: executing \"x\" at "
+            "<.Nope>: can't evaluate field Nope in type int>");
+  // Recursion is bounded, not a crash.
+  EXPECT_NE(alert(R"({{ define "x" }}{{ tmpl "x" . }}{{ end }}{{ tmpl "x" 1 }})").find("exceeded maximum template depth"),
+            std::string::npos);
+}
+
+TEST(Template, PathPrefixAndExternalURL) {
+  Labels labels, ext;
+  auto render = [&](std::string_view text, std::string_view url) {
+    TemplateError err;
+    auto t = Template::compile("__alert_Test", text, &err);
+    EXPECT_TRUE(t) << err.message;
+    return t->render_alert(AlertTemplateData{labels, 0, ext, url});
+  };
+  const char* text = "{{ pathPrefix }}|{{ externalURL }}|{{ $externalURL }}|{{ .ExternalURL }}";
+  EXPECT_EQ(render(text, "http://pw:9097"), "|http://pw:9097|http://pw:9097|http://pw:9097");
+  EXPECT_EQ(render(text, "http://pw:9097/alerting"),
+            "/alerting|http://pw:9097/alerting|http://pw:9097/alerting|http://pw:9097/alerting");
+  EXPECT_EQ(render("{{ pathPrefix }}", "https://h/a%20b/c?x=1#f"), "/a b/c");
+  EXPECT_EQ(render("{{ pathPrefix }}", "https://h?x=/y"), "");
 }
