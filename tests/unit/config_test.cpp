@@ -1195,6 +1195,8 @@ timeout = "10s"
 url = "http://hc/ping"
 [[alertmanagers]]
 url = "http://am:9093"
+[cluster]
+etcd_endpoints = ["http://etcd:2379"]
 [[receivers]]
 name = "r"
 type = "webhook"
@@ -1232,7 +1234,7 @@ ends_at = "2026-01-02T00:00:00Z"
   ASSERT_NE(http_keys, nullptr);
   const auto accepted = accepted_config_keys();
   for (const char* table : {"the main config", "[global]", "[datasource]", "[server]", "[notify]", "[deadman]",
-                            "[[alertmanagers]]", "[[receivers]]", "[route]", "[[route.routes]]",
+                            "[[alertmanagers]]", "[cluster]", "[[receivers]]", "[route]", "[[route.routes]]",
                             "[[route.routes.routes]]", "[[inhibit_rules]]", "[[time_intervals]]", "intervals", "times",
                             "[[silences]]", "basic_auth", "authorization", "tls", "the rule file", "[[groups]]",
                             "[[groups.rules]]", "[[groups.heartbeats]]"}) {
