@@ -95,10 +95,16 @@ TEST(ConfigTypes, RedactUrl) {
 TEST(ConfigTypes, AuthorizationHeaderAndReceiverNames) {
   EXPECT_EQ((Authorization{"Bearer", "tok"}).header_value(), "Bearer tok");
   EXPECT_EQ((Authorization{"raw", "tok"}).header_value(), "tok");
-  EXPECT_EQ(to_string(ReceiverType::Dingtalk), "dingtalk");
-  EXPECT_EQ(to_string(ReceiverType::Wecom), "wecom");
-  EXPECT_EQ(to_string(ReceiverType::Telegram), "telegram");
-  EXPECT_EQ(to_string(ReceiverType::Webhook), "webhook");
+  // One row per type, in the documented order; every row builds its receiver.
+  std::vector<std::string> names;
+  for (const auto& t : receiver_types()) {
+    names.emplace_back(t.name);
+    EXPECT_NE(t.make, nullptr) << t.name;
+    EXPECT_EQ(find_receiver_type(t.name), &t);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"webhook", "slack", "dingtalk", "feishu", "wecom", "discord", "teams",
+                                             "telegram"}));
+  EXPECT_EQ(find_receiver_type("dingtalkk"), nullptr);
 }
 
 TEST(ConfigTypes, ProcessEnvironment) {
@@ -554,7 +560,7 @@ parse_mode = "MarkdownV2"
   ASSERT_EQ(c.receivers.size(), 5u);
   const ReceiverConfig& d = c.receivers[0];
   EXPECT_EQ(d.name, "ops");
-  EXPECT_EQ(d.type, ReceiverType::Dingtalk);
+  EXPECT_EQ(d.type, "dingtalk");
   EXPECT_EQ(d.secret, "s");
   EXPECT_FALSE(d.send_resolved);
   EXPECT_EQ(d.msg_type, "markdown");
