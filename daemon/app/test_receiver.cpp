@@ -146,7 +146,8 @@ int run_test_receiver(const std::string& config_path, const std::string& name, b
       if (!response.error.empty()) {
         out << response.error << "\n";
       } else {
-        out << "HTTP " << response.status << "\n" << response.body << (response.body.empty() ? "" : "\n");
+        out << (requests[index].mail ? "SMTP " : "HTTP ") << response.status << "\n" << response.body
+            << (response.body.empty() ? "" : "\n");
       }
       bool delivered = judgement.verdict == DeliveryVerdict::Delivered;
       out << (delivered ? "accepted" : "not accepted: " + judgement.reason) << "\n";

@@ -128,7 +128,10 @@ std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, cons
   build.timeout = notify.timeout;
   build.max_response_bytes = notify.max_response_bytes;
   build.clock = std::move(clock);
-  return spec->make(build);
+  auto receiver = spec->make(build);
+  // Types with settings of their own get them only from the config loader.
+  if (!receiver && error) *error = "receiver \"" + config.name + "\" of type " + config.type + " has no settings";
+  return receiver;
 }
 
 ReceiverTypeSpec webhook_receiver_type() {

@@ -103,7 +103,7 @@ TEST(ConfigTypes, AuthorizationHeaderAndReceiverNames) {
     EXPECT_EQ(find_receiver_type(t.name), &t);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"webhook", "slack", "dingtalk", "feishu", "wecom", "discord", "teams",
-                                             "telegram"}));
+                                             "telegram", "email"}));
   EXPECT_EQ(find_receiver_type("dingtalkk"), nullptr);
 }
 
@@ -588,7 +588,26 @@ parse_mode = "MarkdownV2"
 const BadCase kReceiverCases[] = {
     {"type_unknown", ds("[[receivers]]\nname = \"a\"\ntype = \"dingtalkk\"\nurl = \"http://x\"\n"),
      {"promwatch.toml:5:8: type: unknown receiver type \"dingtalkk\" (expected one of \"webhook\", \"slack\", "
-      "\"dingtalk\", \"feishu\", \"wecom\", \"discord\", \"teams\" or \"telegram\"); did you mean \"dingtalk\"?"}},
+      "\"dingtalk\", \"feishu\", \"wecom\", \"discord\", \"teams\", \"telegram\" or \"email\"); did you mean \"dingtalk\"?"}},
+    {"email_required", ds("[[receivers]]\nname = \"m\"\ntype = \"email\"\n"),
+     {"promwatch.toml:3:1: missing required key \"smarthost\" in [[receivers]]",
+      "promwatch.toml:3:1: missing required key \"from\" in [[receivers]]",
+      "promwatch.toml:3:1: missing required key \"to\" in [[receivers]]"}},
+    {"email_values",
+     ds("[[receivers]]\nname = \"m\"\ntype = \"email\"\nsmarthost = \"mail\"\nfrom = \"alerts\"\n"
+        "to = [\"ops@example.com\", \"nobody\"]\nurl = \"http://x\"\nauth_mechanism = \"CRAM\"\nparse_mode = \"HTML\"\n"),
+     {"promwatch.toml:6:13: smarthost: expected \"host:port\" like \"smtp.example.com:587\", got \"mail\"",
+      "promwatch.toml:7:8: from: \"alerts\" is not an email address (\"alerts@example.com\" or \"Alerts "
+      "<alerts@example.com>\")",
+      "promwatch.toml:8:6: to[1]: \"nobody\" is not an email address",
+      "promwatch.toml:9:1: url: email receivers have no url",
+      "promwatch.toml:10:18: auth_mechanism: must be \"PLAIN\" or \"LOGIN\", got \"CRAM\"",
+      "promwatch.toml:11:1: parse_mode: only telegram receivers accept this key, not email"}},
+    {"email_password_without_user",
+     ds("[[receivers]]\nname = \"m\"\ntype = \"email\"\nsmarthost = \"mail:25\"\nfrom = \"a@b.c\"\n"
+        "to = [\"o@b.c\"]\nauth_password = \"pw\"\nbasic_auth = { username = \"u\", password = \"p\" }\n"),
+     {"promwatch.toml:3:1: auth_password needs auth_username in [[receivers]] of type email",
+      "promwatch.toml:10:1: basic_auth: email receivers log in with auth_username and auth_password"}},
     {"missing_name_type", ds("[[receivers]]\nurl = \"http://x\"\n"),
      {"promwatch.toml:3:1: missing required key \"name\" in [[receivers]]",
       "promwatch.toml:3:1: missing required key \"type\" in [[receivers]]"}},
