@@ -110,15 +110,16 @@ std::string base64_lines(std::string_view data) {
 }
 
 // A header value as RFC 2047 encoded-words when it is not printable ASCII: chunks of whole
-// UTF-8 characters, at most 45 bytes each (an encoded-word of at most 75 characters), folded.
+// UTF-8 characters, at most 39 bytes each (an encoded-word of 64 characters, so that even the
+// first line, "Subject: " included, stays within RFC 5322's 78), folded onto new lines.
 std::string encode_header_value(std::string_view value) {
   if (is_ascii_printable(value)) return std::string(value);
   std::string out;
   std::size_t i = 0;
   while (i < value.size()) {
-    std::size_t n = std::min<std::size_t>(45, value.size() - i);
+    std::size_t n = std::min<std::size_t>(39, value.size() - i);
     while (i + n < value.size() && n > 0 && (static_cast<unsigned char>(value[i + n]) & 0xC0) == 0x80) --n;
-    if (n == 0) n = std::min<std::size_t>(45, value.size() - i);
+    if (n == 0) n = std::min<std::size_t>(39, value.size() - i);
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + base64(value.substr(i, n)) + "?=";
     i += n;
@@ -359,7 +360,7 @@ class EmailReceiver final : public ChatReceiver {
     std::string m;
     for (const auto& [name, value] : headers) m += name + ": " + value + "\r\n";
     m += "MIME-Version: 1.0\r\n";
-    m += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n";
+    m += "Content-Type: multipart/alternative;\r\n boundary=\"" + boundary + "\"\r\n";  // folded: 78 a line
     m += "\r\n";
     m += "--" + boundary + "\r\n";
     m += "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";

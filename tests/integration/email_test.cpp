@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "promwatch/app.hpp"
 #include "promwatch/config.hpp"
 #include "promwatch/delivery.hpp"
 #include "promwatch/http_client.hpp"
@@ -128,11 +129,12 @@ struct Harness {
     delivery = std::make_unique<Delivery>(io, http, o, [this](const DeliveryReport& r) { reports.push_back(r); });
   }
 
-  DeliveryReport deliver(const Config& config, Duration timeout = 20s) {
+  DeliveryReport deliver(const Config& config, Duration timeout = 20s, const Template* title = nullptr,
+                         const Template* text = nullptr) {
     EXPECT_EQ(config.receivers.size(), 1u);
     if (config.receivers.empty()) return {};
     std::string error;
-    auto receiver = make_receiver(config.receivers[0], config.notify, &error);
+    auto receiver = make_receiver(config.receivers[0], config.notify, title, text, &error);
     EXPECT_TRUE(receiver) << error;
     if (!receiver) return {};
     delivery->set_receivers({receiver});
@@ -229,6 +231,38 @@ TEST_F(EmailTest, PlainSmtpWithAuthDeliversBothParts) {
   EXPECT_EQ(html.find("<script>"), std::string::npos) << html;
   EXPECT_NE(html.find("href=\"http://promwatch.example:9097/rules#HighCPU\""), std::string::npos) << html;
   EXPECT_NE(server.auth_log().find("PLAIN ok"), std::string::npos) << server.auth_log();
+}
+
+TEST_F(EmailTest, LongUnicodeSubjectIsSplitIntoEncodedWordsAndHeadersOverride) {
+  SmtpServer server(dir, "subject");
+  auto c = load(dir, "mail", "smarthost = \"" + server.smarthost() + "\"\n" + kAddresses +
+                                 "require_tls = false\n"
+                                 "title = 'Störung {{ .CommonLabels.alertname }} — Überlastung im Rechenzentrum Süd, "
+                                 "bitte sofort prüfen ✅'\n"
+                                 "text = 'Plain: {{ .CommonAnnotations.summary }}'\n"
+                                 "headers = { Reply-To = \"sre@example.com\", To = \"Undisclosed <list@example.com>\" }\n");
+  // The templates compiled as the daemon compiles them.
+  CompileResult compiled = compile_config(c.path.string());
+  ASSERT_TRUE(compiled.compiled);
+  ASSERT_TRUE(compiled.compiled->receiver_titles[0] && compiled.compiled->receiver_texts[0]);
+  Harness h;
+  EXPECT_EQ(h.deliver(c.config, 20s, &*compiled.compiled->receiver_titles[0], &*compiled.compiled->receiver_texts[0]).result,
+            "success");
+  auto messages = server.messages();
+  ASSERT_EQ(messages.size(), 1u);
+  const json& m = messages[0];
+  EXPECT_EQ(m["subject"], "Störung HighCPU — Überlastung im Rechenzentrum Süd, bitte sofort prüfen ✅");
+  const std::string raw = m["raw_subject"];
+  std::size_t words = 0;
+  for (std::size_t p = raw.find("=?UTF-8?B?"); p != std::string::npos; p = raw.find("=?UTF-8?B?", p + 1)) ++words;
+  EXPECT_GE(words, 2u) << raw;
+  EXPECT_LE(m["max_line"].get<int>(), 78);  // encoded-words folded, base64 in 76-character lines
+  EXPECT_EQ(m["headers"]["Reply-To"], "sre@example.com");
+  EXPECT_EQ(m["to"], "Undisclosed <list@example.com>");  // the configured header replaces ours
+  // ... while the envelope still goes to every configured recipient.
+  EXPECT_EQ(m["rcpt_tos"], json({"ops@example.com", "oncall@example.com", "boss@example.com"}));
+  ASSERT_EQ(m["parts"].size(), 2u);
+  EXPECT_EQ(m["parts"][0]["text"], "Plain: CPU above 90% on web-1 <script>\r\n");
 }
 
 TEST_F(EmailTest, StarttlsWithLoginOnASelfSignedCertificate) {
