@@ -12,7 +12,7 @@ const std::vector<ReceiverTypeSpec>& receiver_types() {
       webhook_receiver_type(),        chat::slack_receiver_type(),   chat::dingtalk_receiver_type(),
       chat::feishu_receiver_type(),   chat::wecom_receiver_type(),   chat::discord_receiver_type(),
       chat::teams_receiver_type(),    chat::telegram_receiver_type(), chat::email_receiver_type(),
-      chat::pagerduty_receiver_type(), chat::opsgenie_receiver_type(),
+      chat::pagerduty_receiver_type(), chat::opsgenie_receiver_type(), chat::pushover_receiver_type(),
   };
   return types;
 }

@@ -1,4 +1,4 @@
-// The incident platforms (PagerDuty Events API v2, Opsgenie Alert API) against local servers
+// The paging platforms (PagerDuty Events API v2, Opsgenie Alert API, Pushover) against local servers
 // that check each request the way the platform does and answer with its real codes and bodies:
 // trigger and resolve of one incident by a key derived from the group key (the same from a
 // receiver built afresh, as after a restart), 429/5xx retried, permanent errors not retried,
@@ -321,6 +321,87 @@ TEST(Opsgenie, RetriesRateLimitAndServerErrorsNotBadKeys) {
     EXPECT_NE(r.reason.find("HTTP " + std::to_string(status)), std::string::npos) << r.reason;
     EXPECT_EQ(r.reason.find(kApiKey), std::string::npos) << r.reason;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pushover
+
+const std::string kPushoverToken = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+const std::string kPushoverUser = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+
+void check_pushover(const TestRequest& r, std::vector<std::string>& problems) {
+  if (r.method != "POST") problems.push_back("method " + r.method);
+  if (r.path != "/1/messages.json") problems.push_back("path " + r.path);
+  if (r.headers.count("content-type") == 0 || r.headers.at("content-type") != "application/x-www-form-urlencoded") {
+    problems.push_back("content-type");
+  }
+  auto get = [&](const char* k) { return r.form.count(k) ? r.form.at(k) : std::string(); };
+  if (get("token") != kPushoverToken) problems.push_back("token");
+  if (get("user") != kPushoverUser) problems.push_back("user");
+  if (get("message").empty() || get("message").size() > 1024) problems.push_back("message");
+  if (get("title").size() > 250) problems.push_back("title");
+  if (get("priority") == "2" && (get("retry").empty() || get("expire").empty())) problems.push_back("emergency without retry");
+}
+
+TEST(Pushover, EmergencyWhileFiringNormalWhenResolvedPermanentErrorsNotRetried) {
+  TempDir dir;
+  // Pushover's own server checks form fields, so this one does too (TestRequest::form).
+  std::mutex mu;
+  std::vector<std::string> problems;
+  std::vector<TestResponse> script = {answer(500, "{}"), answer(200, R"({"status":1,"request":"647d2300-702c-4b38-8b2f-d56326ae460b","receipt":"r"})")};
+  std::size_t next = 0;
+  TestHttpServer pushover([&](const TestRequest& r) {
+    std::lock_guard lock(mu);
+    check_pushover(r, problems);
+    return script[std::min(next++, script.size() - 1)];
+  });
+  const std::string table = "type = \"pushover\"\nurl = \"" + pushover.url() + "/1/messages.json\"\ntoken = \"" +
+                            kPushoverToken + "\"\nuser_key_file = \"" + dir.write("uk", kPushoverUser).string() +
+                            "\"\npriority = 2\nretry = \"45s\"\nexpire = \"2h\"\nsound = \"siren\"\n";
+  Harness h;
+  EXPECT_EQ(h.deliver(load(dir, "po", table), sample("po", false)).result, "success");
+  EXPECT_EQ(h.results(), (std::vector<std::string>{"retry", "success"}));
+  Harness h2;
+  EXPECT_EQ(h2.deliver(load(dir, "po", table), sample("po", true)).result, "success");
+  auto reqs = pushover.requests();
+  ASSERT_EQ(reqs.size(), 3u);
+  EXPECT_EQ(reqs[1].form.at("priority"), "2");
+  EXPECT_EQ(reqs[1].form.at("retry"), "45");
+  EXPECT_EQ(reqs[1].form.at("expire"), "7200");
+  EXPECT_EQ(reqs[1].form.at("sound"), "siren");
+  EXPECT_EQ(reqs[1].form.at("url"), "http://promwatch.example:9097");
+  EXPECT_NE(reqs[1].form.at("title").find("[FIRING:1] HighCPU"), std::string::npos);
+  EXPECT_NE(reqs[1].form.at("message").find("CPU above 90% on web-1"), std::string::npos);
+  EXPECT_EQ(reqs[2].form.at("priority"), "0");  // good news is not an emergency
+  EXPECT_EQ(reqs[2].form.count("retry"), 0u);
+  EXPECT_NE(reqs[2].form.at("title").find("RESOLVED"), std::string::npos);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(problems, std::vector<std::string>{});
+  }
+
+  // A bad user key: 400 with Pushover's errors, not retried, no secret in the reason.
+  TestHttpServer refusing([](const TestRequest&) {
+    return answer(400, R"({"user":"invalid","errors":["user identifier is not a valid user, group, or subscribed user key"],"status":0,"request":"5042853c"})");
+  });
+  Harness h3;
+  auto c3 = load(dir, "po3", "type = \"pushover\"\nurl = \"" + refusing.url() + "/1/messages.json\"\ntoken = \"" +
+                                 kPushoverToken + "\"\nuser_key = \"" + kPushoverUser + "\"\n");
+  DeliveryReport r = h3.deliver(c3, sample("po3", false));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(h3.results(), (std::vector<std::string>{"failed"}));
+  EXPECT_NE(r.reason.find("user identifier is not a valid"), std::string::npos) << r.reason;
+  EXPECT_EQ(r.reason.find(kPushoverToken), std::string::npos) << r.reason;
+  EXPECT_EQ(r.reason.find(kPushoverUser), std::string::npos) << r.reason;
+
+  // retry/expire only with priority 2.
+  auto path = dir.write("bad.toml", "[datasource]\nurl = \"http://127.0.0.1:9\"\n[[receivers]]\nname = \"po\"\n"
+                                    "type = \"pushover\"\ntoken = \"t\"\nuser_key = \"u\"\nretry = \"10s\"\n");
+  LoadResult bad = load_config(path.string());
+  std::vector<std::string> errors;
+  for (const auto& e : bad.errors) errors.push_back(e.message);
+  EXPECT_EQ(errors, (std::vector<std::string>{"retry: only applies to priority 2 (emergency)",
+                                              "retry: expected a duration from 30s to 3h, got \"10s\""}));
 }
 
 TEST(Incident, TestReceiverHidesTheKeys) {
