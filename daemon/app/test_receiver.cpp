@@ -43,7 +43,7 @@ Notification sample_notification(const ReceiverConfig& receiver, const Config& c
 
 // Every secret of the receiver as it could come back in a platform's (or a proxy's) echo of
 // the request: header values, credentials, the basic-auth pair in base64, the signing secret,
-// the bot token, the URL and the values of its query parameters (DingTalk's access_token).
+// the bot token, the type's own secrets, the URL and the values of its query parameters (DingTalk's access_token).
 std::vector<std::string> receiver_secrets(const ReceiverConfig& r) {
   std::vector<std::string> secrets;
   for (const auto& [name, value] : r.http.headers) secrets.push_back(value);
@@ -64,6 +64,7 @@ std::vector<std::string> receiver_secrets(const ReceiverConfig& r) {
   }
   secrets.push_back(r.secret);
   secrets.push_back(r.bot_token);
+  for (const auto& s : r.settings_secrets) secrets.push_back(s);  // the type's own (passwords, keys)
   secrets.push_back(r.url);
   if (auto q = r.url.find('?'); q != std::string::npos) {
     std::string query = r.url.substr(q + 1);
@@ -145,7 +146,8 @@ int run_test_receiver(const std::string& config_path, const std::string& name, b
       if (!response.error.empty()) {
         out << response.error << "\n";
       } else {
-        out << "HTTP " << response.status << "\n" << response.body << (response.body.empty() ? "" : "\n");
+        out << (requests[index].mail ? "SMTP " : "HTTP ") << response.status << "\n" << response.body
+            << (response.body.empty() ? "" : "\n");
       }
       bool delivered = judgement.verdict == DeliveryVerdict::Delivered;
       out << (delivered ? "accepted" : "not accepted: " + judgement.reason) << "\n";

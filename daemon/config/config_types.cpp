@@ -22,20 +22,6 @@ std::string Authorization::header_value() const {
   return type + " " + credentials;
 }
 
-std::string_view to_string(ReceiverType type) {
-  switch (type) {
-    case ReceiverType::Webhook: return "webhook";
-    case ReceiverType::Slack: return "slack";
-    case ReceiverType::Dingtalk: return "dingtalk";
-    case ReceiverType::Feishu: return "feishu";
-    case ReceiverType::Wecom: return "wecom";
-    case ReceiverType::Discord: return "discord";
-    case ReceiverType::Teams: return "teams";
-    case ReceiverType::Telegram: return "telegram";
-  }
-  return "webhook";
-}
-
 EnvLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

@@ -11,31 +11,6 @@
 namespace promwatch::config_detail {
 namespace {
 
-struct ReceiverTypeName {
-  std::string_view name;
-  ReceiverType type;
-};
-constexpr ReceiverTypeName kReceiverTypes[] = {
-    {"webhook", ReceiverType::Webhook}, {"slack", ReceiverType::Slack},   {"dingtalk", ReceiverType::Dingtalk},
-    {"feishu", ReceiverType::Feishu},   {"wecom", ReceiverType::Wecom},   {"discord", ReceiverType::Discord},
-    {"teams", ReceiverType::Teams},     {"telegram", ReceiverType::Telegram},
-};
-
-// The message formats each platform offers; an empty list means msg_type does not apply.
-std::vector<std::string> msg_types_for(ReceiverType type) {
-  switch (type) {
-    case ReceiverType::Dingtalk: return {"text", "markdown", "card"};
-    case ReceiverType::Feishu: return {"text", "markdown", "card"};
-    case ReceiverType::Wecom: return {"text", "markdown"};
-    case ReceiverType::Slack: return {"text", "markdown"};
-    case ReceiverType::Discord: return {"text", "markdown", "card"};
-    case ReceiverType::Teams: return {"text", "markdown", "card"};
-    case ReceiverType::Webhook:
-    case ReceiverType::Telegram: return {};
-  }
-  return {};
-}
-
 std::string join_quoted(const std::vector<std::string>& items, std::string_view last_sep = " or ") {
   std::string out;
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -45,14 +20,62 @@ std::string join_quoted(const std::vector<std::string>& items, std::string_view 
   return out;
 }
 
-// A key that only some receiver types understand: an error on any other type.
-void only_for(TableReader& r, std::string_view key, ReceiverType actual, std::initializer_list<ReceiverType> types,
-              std::string_view types_text) {
-  if (!r.has(key)) return;
-  if (std::find(types.begin(), types.end(), actual) != types.end()) return;
-  r.ctx().error(r.key_pos(key), std::string(key) + ": only " + std::string(types_text) + " receivers accept this key, not " +
-                                    std::string(to_string(actual)));
+// "a", "a and b", "a, b and c".
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " and " : ", ";
+    out += names[i];
+  }
+  return out;
 }
+
+// The keys of one [[receivers]] table as its type's reader sees them.
+class TableReceiverKeys final : public ReceiverKeys {
+ public:
+  TableReceiverKeys(TableReader& r, std::string_view type) : r_(r), type_(type) {}
+
+  std::string_view type() const override { return type_; }
+  bool has(std::string_view key) const override { return r_.has(key); }
+  bool require(std::string_view key) override { return r_.require(key); }
+  bool require_secret(std::string_view key) override {
+    const std::string file = std::string(key) + "_file";
+    if (r_.has(key) || r_.has(file)) return true;
+    r_.ctx().error(r_.pos(), "missing required key \"" + std::string(key) + "\" (or \"" + file +
+                                 "\") in [[receivers]] of type " + std::string(type_));
+    return false;
+  }
+  std::optional<std::string> string(std::string_view key) override { return r_.string(key); }
+  std::optional<std::string> string_or_integer(std::string_view key) override {
+    const toml::node* n = r_.get(key);
+    if (!n) return std::nullopt;
+    if (auto i = n->as_integer()) return std::to_string(i->get());
+    return r_.string(key);
+  }
+  std::optional<std::vector<std::string>> strings(std::string_view key) override { return r_.strings(key); }
+  std::optional<bool> boolean(std::string_view key) override { return r_.boolean(key); }
+  std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max) override {
+    return r_.integer(key, min, max);
+  }
+  std::optional<std::string> secret(std::string_view key) override { return r_.secret(key); }
+  std::optional<std::string> url(std::string_view key, bool secret) override { return r_.url(key, secret); }
+  std::optional<TemplateText> template_text(std::string_view key) override { return r_.template_text(key); }
+  void error_at_value(std::string_view key, std::string message) override {
+    r_.ctx().error(r_.value_pos(key), std::move(message));
+  }
+  void error_at_key(std::string_view key, std::string message) override {
+    r_.ctx().error(r_.key_pos(key), std::move(message));
+  }
+  void error_at_table(std::string message) override { r_.ctx().error(r_.pos(), std::move(message)); }
+
+ private:
+  TableReader& r_;
+  std::string_view type_;
+};
+
+// The keys every receiver accepts, whatever its type.
+constexpr std::string_view kCommonReceiverKeys[] = {"name",      "type",  "url",        "url_file",   "send_resolved",
+                                                    "msg_type",  "title", "text",       "max_alerts", "rate_limit"};
 
 std::optional<RateLimit> parse_rate_limit(std::string_view text) {
   const std::size_t slash = text.find('/');
@@ -168,15 +191,23 @@ RouteConfig read_route_node(Context& ctx, const toml::table& t, const RouteConfi
 }  // namespace
 
 void read_receivers(TableReader& root, Config& config) {
+  const std::vector<ReceiverTypeSpec>& types = receiver_types();
   std::vector<std::string> type_names;
-  for (const auto& t : kReceiverTypes) type_names.emplace_back(t.name);
+  for (const auto& t : types) type_names.emplace_back(t.name);
+  // Every key some type accepts, in table order, with the types that accept it.
+  std::vector<std::pair<std::string_view, std::vector<std::string>>> type_keys;
+  for (const auto& t : types) {
+    for (std::string_view key : t.keys) {
+      auto it = std::find_if(type_keys.begin(), type_keys.end(), [&](const auto& e) { return e.first == key; });
+      if (it == type_keys.end()) it = type_keys.insert(type_keys.end(), {key, {}});
+      it->second.emplace_back(t.name);
+    }
+  }
+  std::vector<std::string_view> allowed(std::begin(kCommonReceiverKeys), std::end(kCommonReceiverKeys));
+  for (const auto& [key, owners] : type_keys) allowed.push_back(key);
 
   for (const toml::table* t : root.tables("receivers")) {
-    TableReader r(root.ctx(), *t, "[[receivers]]",
-                  with_http_keys({"name", "type", "url", "url_file", "secret", "secret_file", "send_resolved",
-                                  "msg_type", "title", "text", "max_alerts", "at_mobiles", "at_all", "mentioned_list",
-                                  "at_user_ids", "rate_limit", "bot_token", "bot_token_file", "chat_id",
-                                  "parse_mode"}));
+    TableReader r(root.ctx(), *t, "[[receivers]]", with_http_keys(allowed));
     Context& ctx = r.ctx();
     ReceiverConfig rc;
     rc.pos = r.pos();
@@ -196,55 +227,46 @@ void read_receivers(TableReader& root, Config& config) {
         }
       }
     }
-    bool type_ok = false;
+    const ReceiverTypeSpec* spec = nullptr;
     if (r.require("type")) {
       if (auto v = r.string("type")) {
-        auto it = std::find_if(std::begin(kReceiverTypes), std::end(kReceiverTypes),
-                               [&](const ReceiverTypeName& n) { return n.name == *v; });
-        if (it == std::end(kReceiverTypes)) {
+        spec = find_receiver_type(*v);
+        if (!spec) {
           ctx.error(r.value_pos("type"), "type: unknown receiver type \"" + *v + "\" (expected one of " +
                                              join_quoted(type_names) + ")" + did_you_mean(*v, type_names));
         } else {
-          rc.type = it->type;
-          type_ok = true;
+          rc.type = std::string(spec->name);
         }
       }
     }
 
-    const bool telegram = rc.type == ReceiverType::Telegram;
-    if (type_ok) {
-      if (!telegram && !r.has("url") && !r.has("url_file")) {
-        ctx.error(r.pos(), "missing required key \"url\" (or \"url_file\") in [[receivers]] of type " +
-                               std::string(to_string(rc.type)));
+    if (spec) {
+      if (spec->url == ReceiverUrl::Required && !r.has("url") && !r.has("url_file")) {
+        ctx.error(r.pos(), "missing required key \"url\" (or \"url_file\") in [[receivers]] of type " + rc.type);
       }
-      only_for(r, "secret", rc.type, {ReceiverType::Dingtalk, ReceiverType::Feishu}, "dingtalk and feishu");
-      only_for(r, "secret_file", rc.type, {ReceiverType::Dingtalk, ReceiverType::Feishu}, "dingtalk and feishu");
-      only_for(r, "at_mobiles", rc.type, {ReceiverType::Dingtalk}, "dingtalk");
-      only_for(r, "at_all", rc.type, {ReceiverType::Dingtalk}, "dingtalk");
-      only_for(r, "mentioned_list", rc.type, {ReceiverType::Wecom}, "wecom");
-      only_for(r, "at_user_ids", rc.type, {ReceiverType::Feishu}, "feishu");
-      only_for(r, "bot_token", rc.type, {ReceiverType::Telegram}, "telegram");
-      only_for(r, "bot_token_file", rc.type, {ReceiverType::Telegram}, "telegram");
-      only_for(r, "chat_id", rc.type, {ReceiverType::Telegram}, "telegram");
-      only_for(r, "parse_mode", rc.type, {ReceiverType::Telegram}, "telegram");
-      if (telegram) {
-        if (!r.has("bot_token") && !r.has("bot_token_file")) {
-          ctx.error(r.pos(), "missing required key \"bot_token\" (or \"bot_token_file\") in [[receivers]] of type telegram");
+      if (spec->url == ReceiverUrl::None) {
+        for (std::string_view key : {"url", "url_file"}) {
+          if (r.has(key)) ctx.error(r.key_pos(key), std::string(key) + ": " + rc.type + " receivers have no url");
         }
-        r.require("chat_id");
+      }
+      for (const auto& [key, owners] : type_keys) {
+        if (!r.has(key) || std::find(spec->keys.begin(), spec->keys.end(), key) != spec->keys.end()) continue;
+        ctx.error(r.key_pos(key), std::string(key) + ": only " + join_names(owners) +
+                                      " receivers accept this key, not " + rc.type);
       }
     }
-    if (auto v = r.url("url", true)) rc.url = *v;
-    if (auto v = r.secret("secret")) rc.secret = *v;
+    if (!spec || spec->url != ReceiverUrl::None) {
+      if (auto v = r.url("url", true)) rc.url = *v;
+    }
     if (auto v = r.boolean("send_resolved")) rc.send_resolved = *v;
-    if (auto v = r.string("msg_type"); v && type_ok) {
-      const auto allowed = msg_types_for(rc.type);
-      if (allowed.empty()) {
-        ctx.error(r.key_pos("msg_type"), "msg_type: " + std::string(to_string(rc.type)) + " receivers have no msg_type" +
-                                             (telegram ? " (use parse_mode)" : ""));
-      } else if (std::find(allowed.begin(), allowed.end(), *v) == allowed.end()) {
-        ctx.error(r.value_pos("msg_type"), "msg_type: must be " + join_quoted(allowed) + " for " +
-                                               std::string(to_string(rc.type)) + " receivers, got \"" + *v + "\"");
+    if (auto v = r.string("msg_type"); v && spec) {
+      const auto& allowed_types = spec->msg_types;
+      if (allowed_types.empty()) {
+        ctx.error(r.key_pos("msg_type"), "msg_type: " + rc.type + " receivers have no msg_type" +
+                                             std::string(spec->msg_type_hint));
+      } else if (std::find(allowed_types.begin(), allowed_types.end(), *v) == allowed_types.end()) {
+        ctx.error(r.value_pos("msg_type"), "msg_type: must be " + join_quoted(allowed_types) + " for " + rc.type +
+                                               " receivers, got \"" + *v + "\"");
       } else {
         rc.msg_type = *v;
       }
@@ -252,10 +274,6 @@ void read_receivers(TableReader& root, Config& config) {
     rc.title = r.template_text("title");
     rc.text = r.template_text("text");
     if (auto v = r.integer("max_alerts", 0, 1000000)) rc.max_alerts = static_cast<int>(*v);
-    if (auto v = r.strings("at_mobiles")) rc.at_mobiles = *v;
-    if (auto v = r.boolean("at_all")) rc.at_all = *v;
-    if (auto v = r.strings("mentioned_list")) rc.mentioned_list = *v;
-    if (auto v = r.strings("at_user_ids")) rc.at_user_ids = *v;
     if (auto v = r.string("rate_limit")) {
       if (auto rl = parse_rate_limit(*v)) {
         rc.rate_limit = *rl;
@@ -265,23 +283,10 @@ void read_receivers(TableReader& root, Config& config) {
                       "\"");
       }
     }
-    if (auto v = r.secret("bot_token")) rc.bot_token = *v;
-    if (const toml::node* n = r.get("chat_id")) {
-      // Telegram chat ids are numbers (-100123...) or "@channelname"; accept both spellings.
-      if (auto i = n->as_integer()) {
-        rc.chat_id = std::to_string(i->get());
-      } else if (auto s = r.string("chat_id")) {
-        if (s->empty()) ctx.error(r.value_pos("chat_id"), "chat_id: must not be empty");
-        rc.chat_id = *s;
-      }
-    }
-    if (auto v = r.string("parse_mode")) {
-      if (*v != "HTML" && *v != "MarkdownV2" && *v != "Markdown") {
-        ctx.error(r.value_pos("parse_mode"),
-                  "parse_mode: must be \"HTML\", \"MarkdownV2\" or \"Markdown\", got \"" + *v + "\"");
-      } else {
-        rc.parse_mode = *v;
-      }
+    // The type's own keys, read by its own file (daemon/notify).
+    if (spec && spec->read) {
+      TableReceiverKeys keys(r, spec->name);
+      spec->read(keys, rc);
     }
     read_http_endpoint(r, rc.http);
     config.receivers.push_back(std::move(rc));

@@ -116,6 +116,9 @@ struct Transfer {
     curl_easy_reset(easy.get());  // curl's copies of our strings and its per-request state
     headers.reset();
     connect_to.reset();
+    mail_recipients.reset();
+    is_mail = false;
+    upload_offset = 0;
     std::string().swap(request_body);
     done = nullptr;
     response = HttpResponse{};
@@ -127,6 +130,9 @@ struct Transfer {
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   std::unique_ptr<curl_slist, SlistDeleter> connect_to;
+  std::unique_ptr<curl_slist, SlistDeleter> mail_recipients;
+  bool is_mail = false;
+  std::size_t upload_offset = 0;  // how much of request_body curl has read (mail uploads)
   std::string request_body;
   HttpClient::Callback done;
   HttpResponse response;
@@ -139,6 +145,15 @@ struct Transfer {
   // Last, so it is cleaned up first, while the buffers it points to still exist.
   std::unique_ptr<CURL, EasyDeleter> easy;
 };
+
+// CURLOPT_READFUNCTION of a mail upload: the message, piece by piece.
+size_t read_upload(char* buffer, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::size_t n = std::min(size * count, t->request_body.size() - t->upload_offset);
+  std::memcpy(buffer, t->request_body.data() + t->upload_offset, n);
+  t->upload_offset += n;
+  return n;
+}
 
 size_t write_body(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -524,6 +539,15 @@ struct HttpClient::Impl {
       if (r.too_large) {
         r.error = "response body exceeds max_response_bytes (" + std::to_string(t->max_bytes) + " bytes)";
         r.body.clear();
+      } else if (t->is_mail && code == CURLE_USE_SSL_FAILED) {
+        r.starttls_unavailable = true;
+        r.error = std::string("SMTP: ") + (t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code)) +
+                  " (TLS is required)";
+      } else if (t->is_mail && (r.status >= 400 || code == CURLE_LOGIN_DENIED)) {
+        // The server refused a command; curl's message sometimes names it ("RCPT failed: 550"),
+        // sometimes not ("Weird server reply" after DATA), so the code leads.
+        r.error = "SMTP " + std::to_string(r.status) + ": " +
+                  (t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code));
       } else {
         r.timed_out = code == CURLE_OPERATION_TIMEDOUT;
         r.error = describe_failure(code, *t, os_errno);
@@ -682,7 +706,26 @@ void HttpClient::Impl::send(HttpRequest req, Callback done) {
   std::string method = req.method;
   for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   t->request_body = std::move(req.body);
-  if (method == "GET") {
+  if (req.mail) {
+    // SMTP: the same multi, sockets and timers as HTTP; only the protocol options differ.
+    t->is_mail = true;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, ("<" + req.mail->from + ">").c_str());
+    curl_slist* rcpt = nullptr;
+    for (const auto& address : req.mail->recipients) rcpt = curl_slist_append(rcpt, ("<" + address + ">").c_str());
+    t->mail_recipients.reset(rcpt);
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(e, CURLOPT_USE_SSL, static_cast<long>(req.mail->require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY));
+    if (!req.mail->login_options.empty()) curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, req.mail->login_options.c_str());
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, &read_upload);
+    curl_easy_setopt(e, CURLOPT_READDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t->request_body.size()));
+    if (req.basic_auth) {
+      curl_easy_setopt(e, CURLOPT_USERNAME, req.basic_auth->username.c_str());
+      curl_easy_setopt(e, CURLOPT_PASSWORD, req.basic_auth->password.c_str());
+    }
+  } else if (method == "GET") {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
   } else if (method == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -696,7 +739,7 @@ void HttpClient::Impl::send(HttpRequest req, Callback done) {
   }
 
   curl_slist* list = nullptr;
-  bool has_expect = false;
+  bool has_expect = req.mail.has_value();  // no HTTP headers at all for mail
   for (const auto& [name, value] : req.headers) {
     if (lower(name) == "expect") has_expect = true;
     std::string line = value.empty() ? name + ";" : name + ": " + value;
@@ -707,7 +750,7 @@ void HttpClient::Impl::send(HttpRequest req, Callback done) {
   t->headers.reset(list);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
 
-  if (req.basic_auth) {
+  if (req.basic_auth && !req.mail) {
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(e, CURLOPT_USERNAME, req.basic_auth->username.c_str());
     curl_easy_setopt(e, CURLOPT_PASSWORD, req.basic_auth->password.c_str());

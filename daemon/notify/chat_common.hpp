@@ -99,14 +99,8 @@ struct ChatLimits {
   std::size_t max_parts = 5;  ///< a notification is split into at most this many messages
 };
 
-struct ChatOptions {
-  ReceiverConfig config;
-  std::optional<Template> title;  ///< user title template
-  std::optional<Template> text;   ///< user text template
-  Duration timeout{10000};
-  std::uint64_t max_response_bytes = 64u << 10;
-  std::function<TimePoint()> clock;  ///< wall clock for signatures; `now()` when empty
-};
+/// What a chat receiver is built from (its config, templates, limits and clock).
+using ChatOptions = ReceiverBuild;
 
 /// Base of the chat receivers: rendering, splitting, rate limit, request boilerplate.
 class ChatReceiver : public Receiver {
@@ -151,14 +145,5 @@ class ChatReceiver : public Receiver {
   std::vector<ChatPart> compose_with_budget(const Notification& n, const NotificationTemplateData& data,
                                             std::size_t budget) const;
 };
-
-// Factories, one per platform file.
-std::shared_ptr<const Receiver> make_slack(ChatOptions options);
-std::shared_ptr<const Receiver> make_dingtalk(ChatOptions options);
-std::shared_ptr<const Receiver> make_feishu(ChatOptions options);
-std::shared_ptr<const Receiver> make_wecom(ChatOptions options);
-std::shared_ptr<const Receiver> make_discord(ChatOptions options);
-std::shared_ptr<const Receiver> make_teams(ChatOptions options);
-std::shared_ptr<const Receiver> make_telegram(ChatOptions options);
 
 }  // namespace promwatch::chat

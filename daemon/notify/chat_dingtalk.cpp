@@ -9,6 +9,7 @@
 // the signature is renewed before every attempt (prepare_attempt).
 
 #include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 namespace promwatch::chat {
 namespace {
@@ -109,8 +110,20 @@ class DingtalkReceiver final : public ChatReceiver {
 
 }  // namespace
 
-std::shared_ptr<const Receiver> make_dingtalk(ChatOptions options) {
-  return std::make_shared<DingtalkReceiver>(std::move(options));
+ReceiverTypeSpec dingtalk_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "dingtalk";
+  spec.keys = {"secret", "secret_file", "at_mobiles", "at_all"};
+  spec.msg_types = {"text", "markdown", "card"};
+  spec.read = [](ReceiverKeys& keys, ReceiverConfig& out) {
+    if (auto v = keys.secret("secret")) out.secret = *v;
+    if (auto v = keys.strings("at_mobiles")) out.at_mobiles = *v;
+    if (auto v = keys.boolean("at_all")) out.at_all = *v;
+  };
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<DingtalkReceiver>(build);
+  };
+  return spec;
 }
 
 }  // namespace promwatch::chat

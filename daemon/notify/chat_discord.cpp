@@ -7,6 +7,7 @@
 // {"retry_after": seconds}; other 4xx are permanent ({"code", "message"}).
 
 #include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 #include <cmath>
 
@@ -63,8 +64,14 @@ class DiscordReceiver final : public ChatReceiver {
 
 }  // namespace
 
-std::shared_ptr<const Receiver> make_discord(ChatOptions options) {
-  return std::make_shared<DiscordReceiver>(std::move(options));
+ReceiverTypeSpec discord_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "discord";
+  spec.msg_types = {"text", "markdown", "card"};
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<DiscordReceiver>(build);
+  };
+  return spec;
 }
 
 }  // namespace promwatch::chat

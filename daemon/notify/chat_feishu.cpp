@@ -9,6 +9,7 @@
 // Mentions: <at user_id="…"></at> in text, <at id=…></at> in card markdown; "all" for everyone.
 
 #include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 #include <algorithm>
 
@@ -128,8 +129,19 @@ class FeishuReceiver final : public ChatReceiver {
 
 }  // namespace
 
-std::shared_ptr<const Receiver> make_feishu(ChatOptions options) {
-  return std::make_shared<FeishuReceiver>(std::move(options));
+ReceiverTypeSpec feishu_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "feishu";
+  spec.keys = {"secret", "secret_file", "at_user_ids"};
+  spec.msg_types = {"text", "markdown", "card"};
+  spec.read = [](ReceiverKeys& keys, ReceiverConfig& out) {
+    if (auto v = keys.secret("secret")) out.secret = *v;
+    if (auto v = keys.strings("at_user_ids")) out.at_user_ids = *v;
+  };
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<FeishuReceiver>(build);
+  };
+  return spec;
 }
 
 }  // namespace promwatch::chat

@@ -8,6 +8,7 @@
 // message a second per webhook).
 
 #include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 namespace promwatch::chat {
 namespace {
@@ -66,8 +67,14 @@ class SlackReceiver final : public ChatReceiver {
 
 }  // namespace
 
-std::shared_ptr<const Receiver> make_slack(ChatOptions options) {
-  return std::make_shared<SlackReceiver>(std::move(options));
+ReceiverTypeSpec slack_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "slack";
+  spec.msg_types = {"text", "markdown"};
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<SlackReceiver>(build);
+  };
+  return spec;
 }
 
 }  // namespace promwatch::chat

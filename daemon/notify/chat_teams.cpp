@@ -8,6 +8,7 @@
 // success with "1" (or nothing). Payloads are limited to about 28 KB.
 
 #include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 namespace promwatch::chat {
 namespace {
@@ -89,8 +90,14 @@ class TeamsReceiver final : public ChatReceiver {
 
 }  // namespace
 
-std::shared_ptr<const Receiver> make_teams(ChatOptions options) {
-  return std::make_shared<TeamsReceiver>(std::move(options));
+ReceiverTypeSpec teams_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "teams";
+  spec.msg_types = {"text", "markdown", "card"};
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<TeamsReceiver>(build);
+  };
+  return spec;
 }
 
 }  // namespace promwatch::chat

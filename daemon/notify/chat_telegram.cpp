@@ -7,6 +7,7 @@
 // The URL carries the bot token: only redacted forms are ever shown.
 
 #include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 namespace promwatch::chat {
 namespace {
@@ -98,8 +99,33 @@ class TelegramReceiver final : public ChatReceiver {
 
 }  // namespace
 
-std::shared_ptr<const Receiver> make_telegram(ChatOptions options) {
-  return std::make_shared<TelegramReceiver>(std::move(options));
+ReceiverTypeSpec telegram_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "telegram";
+  spec.url = ReceiverUrl::Optional;  // https://api.telegram.org by default
+  spec.keys = {"bot_token", "bot_token_file", "chat_id", "parse_mode"};
+  spec.msg_type_hint = " (use parse_mode)";
+  spec.read = [](ReceiverKeys& keys, ReceiverConfig& out) {
+    keys.require_secret("bot_token");
+    keys.require("chat_id");
+    if (auto v = keys.secret("bot_token")) out.bot_token = *v;
+    // Telegram chat ids are numbers (-100123...) or "@channelname"; both spellings are accepted.
+    if (auto v = keys.string_or_integer("chat_id")) {
+      if (v->empty()) keys.error_at_value("chat_id", "chat_id: must not be empty");
+      out.chat_id = *v;
+    }
+    if (auto v = keys.string("parse_mode")) {
+      if (*v != "HTML" && *v != "MarkdownV2" && *v != "Markdown") {
+        keys.error_at_value("parse_mode", "parse_mode: must be \"HTML\", \"MarkdownV2\" or \"Markdown\", got \"" + *v + "\"");
+      } else {
+        out.parse_mode = *v;
+      }
+    }
+  };
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<TelegramReceiver>(build);
+  };
+  return spec;
 }
 
 }  // namespace promwatch::chat

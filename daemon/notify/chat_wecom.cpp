@@ -5,6 +5,7 @@
 // 45009 (more than 20 messages a minute) is retried, other errcodes are permanent.
 
 #include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 namespace promwatch::chat {
 namespace {
@@ -82,8 +83,18 @@ class WecomReceiver final : public ChatReceiver {
 
 }  // namespace
 
-std::shared_ptr<const Receiver> make_wecom(ChatOptions options) {
-  return std::make_shared<WecomReceiver>(std::move(options));
+ReceiverTypeSpec wecom_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "wecom";
+  spec.keys = {"mentioned_list"};
+  spec.msg_types = {"text", "markdown"};
+  spec.read = [](ReceiverKeys& keys, ReceiverConfig& out) {
+    if (auto v = keys.strings("mentioned_list")) out.mentioned_list = *v;
+  };
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<WecomReceiver>(build);
+  };
+  return spec;
 }
 
 }  // namespace promwatch::chat

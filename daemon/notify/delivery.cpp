@@ -3,7 +3,7 @@
 
 #include "promwatch/delivery.hpp"
 
-#include "chat_common.hpp"
+#include "receiver_types.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -115,26 +115,35 @@ std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, cons
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               const Template* title, const Template* text, std::string* error,
                                               std::function<TimePoint()> clock) {
-  chat::ChatOptions options;
-  options.config = config;
-  if (title) options.title = *title;
-  if (text) options.text = *text;
-  options.timeout = notify.timeout;
-  options.max_response_bytes = notify.max_response_bytes;
-  options.clock = std::move(clock);
-  switch (config.type) {
-    case ReceiverType::Slack: return chat::make_slack(std::move(options));
-    case ReceiverType::Dingtalk: return chat::make_dingtalk(std::move(options));
-    case ReceiverType::Feishu: return chat::make_feishu(std::move(options));
-    case ReceiverType::Wecom: return chat::make_wecom(std::move(options));
-    case ReceiverType::Discord: return chat::make_discord(std::move(options));
-    case ReceiverType::Teams: return chat::make_teams(std::move(options));
-    case ReceiverType::Telegram: return chat::make_telegram(std::move(options));
-    case ReceiverType::Webhook: return std::make_shared<WebhookReceiver>(config, notify);
+  const ReceiverTypeSpec* spec = find_receiver_type(config.type);
+  if (!spec || !spec->make) {
+    // Not produced by the config loader; a made-up type is refused, not guessed.
+    if (error) *error = "unknown receiver type \"" + config.type + "\"";
+    return nullptr;
   }
-  // Unreachable for a value the config loader produced; a cast-in value is refused, not trusted.
-  if (error) *error = "unknown receiver type " + std::to_string(static_cast<int>(config.type));
-  return nullptr;
+  ReceiverBuild build;
+  build.config = config;
+  if (title) build.title = *title;
+  if (text) build.text = *text;
+  build.timeout = notify.timeout;
+  build.max_response_bytes = notify.max_response_bytes;
+  build.clock = std::move(clock);
+  auto receiver = spec->make(build);
+  // Types with settings of their own get them only from the config loader.
+  if (!receiver && error) *error = "receiver \"" + config.name + "\" of type " + config.type + " has no settings";
+  return receiver;
+}
+
+ReceiverTypeSpec webhook_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "webhook";
+  spec.make = [](const ReceiverBuild& b) -> std::shared_ptr<const Receiver> {
+    NotifyConfig notify;
+    notify.timeout = b.timeout;
+    notify.max_response_bytes = b.max_response_bytes;
+    return std::make_shared<WebhookReceiver>(b.config, notify);
+  };
+  return spec;
 }
 
 DeliveryOptions DeliveryOptions::from(const NotifyConfig& notify) {

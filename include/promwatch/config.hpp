@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -133,36 +134,121 @@ struct ClusterConfig {
   SourcePos pos;
 };
 
-enum class ReceiverType { Webhook, Slack, Dingtalk, Feishu, Wecom, Discord, Teams, Telegram };
-/// "webhook", "slack", ... as written in the config.
-std::string_view to_string(ReceiverType type);
-
 struct RateLimit {
   int count = 0;  ///< 0 = the platform default
   Duration per{0};
 };
 
+/// What only one receiver type reads from its table, defined in that type's own file under
+/// daemon/notify (the chat family's shared keys are fields of ReceiverConfig instead). Read
+/// with `receiver_settings<T>(config)`.
+struct ReceiverSettings {
+  virtual ~ReceiverSettings() = default;
+};
+
 struct ReceiverConfig {
   std::string name;
-  ReceiverType type = ReceiverType::Webhook;
+  std::string type = "webhook";  ///< a name from receiver_types()
   std::string url;  ///< secret
   HttpEndpointConfig http;
   bool send_resolved = true;
   int max_alerts = 0;
-  std::string secret;    ///< signing secret (dingtalk, feishu)
   std::string msg_type;  ///< empty = the platform's richest
   std::optional<TemplateText> title;
   std::optional<TemplateText> text;
+  RateLimit rate_limit;
+  // The chat family's keys (each read by the types that accept it, in their own files).
+  std::string secret;                       ///< signing secret (dingtalk, feishu)
   std::vector<std::string> at_mobiles;      ///< dingtalk
   bool at_all = false;                      ///< dingtalk
   std::vector<std::string> mentioned_list;  ///< wecom
   std::vector<std::string> at_user_ids;     ///< feishu
-  RateLimit rate_limit;
   std::string bot_token;  ///< telegram, secret
   std::string chat_id;    ///< telegram
   std::string parse_mode = "HTML";  ///< telegram
+  /// The type's own settings (null for types that have none); immutable once loaded.
+  std::shared_ptr<const ReceiverSettings> settings;
+  /// Secret values of `settings` (tokens, passwords) that must never reach a log: the
+  /// integration lists them as it reads them, `test-receiver` scrubs answers of them.
+  std::vector<std::string> settings_secrets;
   SourcePos pos;
 };
+
+/// `config.settings` as the type `T` that the receiver's type reads; null when absent or of
+/// another type.
+template <typename T>
+const T* receiver_settings(const ReceiverConfig& config) {
+  return dynamic_cast<const T*>(config.settings.get());
+}
+
+/// The keys of one `[[receivers]]` table, as a receiver type's own reader sees them: typed
+/// reads that report a wrong type or a bad value at the value (`file:line:col: key: ...`) and
+/// return nullopt, so that loading goes on. Implemented by the config loader; only valid
+/// during the type's `read` call.
+class ReceiverKeys {
+ public:
+  virtual ~ReceiverKeys() = default;
+  /// The receiver's type name, for messages.
+  virtual std::string_view type() const = 0;
+  virtual bool has(std::string_view key) const = 0;
+  /// Reports `missing required key "key" in [[receivers]]` when absent.
+  virtual bool require(std::string_view key) = 0;
+  /// Reports `missing required key "key" (or "key_file") in [[receivers]] of type T` when
+  /// neither is set.
+  virtual bool require_secret(std::string_view key) = 0;
+  virtual std::optional<std::string> string(std::string_view key) = 0;
+  /// A string, or an integer written as its decimal text (Telegram chat ids).
+  virtual std::optional<std::string> string_or_integer(std::string_view key) = 0;
+  virtual std::optional<std::vector<std::string>> strings(std::string_view key) = 0;
+  virtual std::optional<bool> boolean(std::string_view key) = 0;
+  virtual std::optional<std::int64_t> integer(std::string_view key, std::int64_t min, std::int64_t max) = 0;
+  /// `key` or `key_file` (read now), never both; never shown in a message.
+  virtual std::optional<std::string> secret(std::string_view key) = 0;
+  /// An http(s) URL (`secret`: `key_file` too, and never shown).
+  virtual std::optional<std::string> url(std::string_view key, bool secret) = 0;
+  virtual std::optional<TemplateText> template_text(std::string_view key) = 0;
+  /// An error at the value of `key` (at the table when absent): `message` as written.
+  virtual void error_at_value(std::string_view key, std::string message) = 0;
+  /// An error at the key itself.
+  virtual void error_at_key(std::string_view key, std::string message) = 0;
+  /// An error at the receiver's table.
+  virtual void error_at_table(std::string message) = 0;
+};
+
+class Receiver;
+struct ReceiverBuild;
+
+/// Whether a receiver type sends to `url`.
+enum class ReceiverUrl {
+  Required,  ///< `url` or `url_file` must be set
+  Optional,  ///< the type has a default endpoint (Telegram's API)
+  None,      ///< the type has no `url` key (email: `smarthost`)
+};
+
+/// One row of the table of receiver types: everything a type adds, in one place. The rows
+/// and the functions they point to live in daemon/notify, one file per type.
+struct ReceiverTypeSpec {
+  std::string_view name;
+  ReceiverUrl url = ReceiverUrl::Required;
+  /// The keys this type accepts beyond the common ones (name, type, url, url_file,
+  /// send_resolved, msg_type, title, text, max_alerts, rate_limit and the HTTP endpoint keys);
+  /// a key of another type is reported as `K: only <types> receivers accept this key, not T`.
+  std::vector<std::string_view> keys;
+  /// The message formats `msg_type` may name; empty: the type has no msg_type.
+  std::vector<std::string> msg_types;
+  /// Appended to "T receivers have no msg_type" (" (use parse_mode)").
+  std::string_view msg_type_hint;
+  /// Reads the type's own keys into `out` (its fields or `out.settings`), reporting problems
+  /// through `keys`. Null when the type has no keys of its own.
+  void (*read)(ReceiverKeys& keys, ReceiverConfig& out) = nullptr;
+  /// Builds the receiver (see make_receiver in delivery.hpp).
+  std::shared_ptr<const Receiver> (*make)(const ReceiverBuild& build) = nullptr;
+};
+
+/// Every receiver type, in the order the documentation lists them. Defined in daemon/notify.
+const std::vector<ReceiverTypeSpec>& receiver_types();
+/// The row named `name`; null for an unknown type.
+const ReceiverTypeSpec* find_receiver_type(std::string_view name);
 
 /// A node of the routing tree with every inherited field resolved.
 struct RouteConfig {

@@ -3,7 +3,8 @@
 /// Notifications, part 2: delivery on the Asio loop through `HttpClient`.
 ///
 /// - `Receiver`: turns a `Notification` into HTTP request(s) and judges the answers. The
-///   `webhook` type is `WebhookReceiver`; chat platforms plug in as further subclasses.
+///   `webhook` type is `WebhookReceiver`; every other type is a subclass private to its own
+///   file in daemon/notify, listed once in the table of receiver_types() (config.hpp).
 /// - `Delivery`: one queue per receiver, at most one pending message per (receiver, group key)
 ///   (a newer one replaces it), retries with exponential backoff and jitter, results reported
 ///   through a callback, graceful drain on shutdown.
@@ -26,6 +27,7 @@
 #include "promwatch/config.hpp"
 #include "promwatch/http_client.hpp"
 #include "promwatch/notify.hpp"
+#include "promwatch/template.hpp"
 
 namespace promwatch {
 
@@ -88,8 +90,18 @@ class WebhookReceiver final : public Receiver {
   std::uint64_t max_response_bytes_;
 };
 
-/// Builds the receiver for `config` (every ReceiverType has one); null with `*error` set only for
-/// a value outside the enum.
+/// What a receiver type's factory (ReceiverTypeSpec::make) is given.
+struct ReceiverBuild {
+  ReceiverConfig config;
+  std::optional<Template> title;  ///< the compiled `title` template, if configured
+  std::optional<Template> text;   ///< the compiled `text` template, if configured
+  Duration timeout{10000};        ///< notify.timeout, per attempt
+  std::uint64_t max_response_bytes = 64u << 10;
+  std::function<TimePoint()> clock;  ///< wall clock (signatures, Date headers); `now()` when empty
+};
+
+/// Builds the receiver for `config` through its type's row in receiver_types(); null with
+/// `*error` set for a type not in the table.
 /// Chat receivers get their default title and text.
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               std::string* error);

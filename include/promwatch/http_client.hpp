@@ -40,8 +40,20 @@ struct BasicAuth {
   std::string password;
 };
 
+/// The envelope of an SMTP transfer (see HttpRequest::mail).
+struct MailEnvelope {
+  std::string from;                     ///< MAIL FROM address (addr-spec, no brackets)
+  std::vector<std::string> recipients;  ///< RCPT TO addresses, at least one
+  /// smtp:// only: STARTTLS is required (CURLUSESSL_ALL); a server that does not offer it is
+  /// refused before anything is sent (`HttpResponse::starttls_unavailable`). When false,
+  /// STARTTLS is still used if offered. smtps:// is TLS from the first byte either way.
+  bool require_tls = true;
+  std::string login_options;  ///< CURLOPT_LOGIN_OPTIONS, e.g. "AUTH=PLAIN"; empty: curl chooses
+};
+
 struct HttpRequest {
-  std::string method = "GET";  ///< GET, POST, PUT, DELETE
+  std::string method = "GET";  ///< GET, POST, PUT, DELETE (ignored for mail)
+  /// http(s)://…; with `mail`, smtp://host:port/helo-name or smtps://host:port/helo-name.
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
@@ -51,10 +63,16 @@ struct HttpRequest {
   Duration timeout = std::chrono::seconds(10);  ///< whole transfer
   std::uint64_t max_response_bytes = 64u << 20;  ///< a larger body fails with `too_large`
   bool follow_redirects = false;
+  /// Set: an SMTP transfer instead of HTTP. `body` is the whole message (headers and body,
+  /// CRLF line ends; curl dot-stuffs it and ends the DATA), `headers` are not used,
+  /// `basic_auth` logs in (SMTP AUTH), `tls` applies to STARTTLS and smtps.
+  std::optional<MailEnvelope> mail;
 };
 
 struct HttpResponse {
-  int status = 0;  ///< HTTP status; 0 when no response arrived
+  /// HTTP status; 0 when no response arrived. For mail: the last SMTP reply code (250 when
+  /// the message was accepted; the refusing code, 451 or 550, when a command failed).
+  int status = 0;
   std::string body;
   std::string content_type;
   std::optional<Duration> retry_after;  ///< parsed Retry-After (seconds or HTTP date)
@@ -63,6 +81,8 @@ struct HttpResponse {
   std::string error;
   bool too_large = false;   ///< body exceeded max_response_bytes; reading stopped
   bool timed_out = false;
+  /// Mail with `require_tls`: the server offered no STARTTLS, so nothing was sent.
+  bool starttls_unavailable = false;
   Duration elapsed{0};
   bool ok() const { return error.empty() && status >= 200 && status < 300; }
 };

@@ -171,7 +171,7 @@ using Results = std::vector<std::string>;
 ReceiverConfig dingtalk(const Platform& p) {
   ReceiverConfig rc;
   rc.name = "ding";
-  rc.type = ReceiverType::Dingtalk;
+  rc.type = "dingtalk";
   rc.url = p.url() + "/robot/send?access_token=DTTOKEN";
   rc.secret = "SECdingtalk";
   rc.at_mobiles = {"13800000000"};
@@ -247,7 +247,7 @@ TEST(ChatDingtalk, RateLimitIsRetriedOtherCodesAreNot) {
 ReceiverConfig feishu(const Platform& p) {
   ReceiverConfig rc;
   rc.name = "fs";
-  rc.type = ReceiverType::Feishu;
+  rc.type = "feishu";
   rc.url = p.url() + "/open-apis/bot/v2/hook/FSTOKEN";
   rc.secret = "feishu-secret";
   return rc;
@@ -311,7 +311,7 @@ TEST(ChatWecom, RateLimitRetried) {
        json_answer(200, R"({"errcode":0,"errmsg":"ok"})")});
   ReceiverConfig rc;
   rc.name = "wc";
-  rc.type = ReceiverType::Wecom;
+  rc.type = "wecom";
   rc.url = p.url() + "/cgi-bin/webhook/send?key=WCKEY";
   Harness h;
   DeliveryReport r = h.deliver(rc, sample("wc", 300ms));
@@ -334,7 +334,7 @@ TEST(ChatSlack, RetryAfterHonouredAndErrorsPermanent) {
     Platform p(check, {text_answer(429, "rate_limited", {{"Retry-After", "1"}}), text_answer(200, "ok")});
     ReceiverConfig rc;
     rc.name = "sl";
-    rc.type = ReceiverType::Slack;
+    rc.type = "slack";
     rc.url = p.url() + "/services/T000/B000/XXXX";
     Harness h;
     DeliveryReport r = h.deliver(rc, sample("sl"));
@@ -349,7 +349,7 @@ TEST(ChatSlack, RetryAfterHonouredAndErrorsPermanent) {
     Platform p(check, {text_answer(404, "channel_not_found")});
     ReceiverConfig rc;
     rc.name = "sl";
-    rc.type = ReceiverType::Slack;
+    rc.type = "slack";
     rc.url = p.url() + "/services/T000/B000/XXXX";
     Harness h;
     DeliveryReport r = h.deliver(rc, sample("sl"));
@@ -376,7 +376,7 @@ TEST(ChatTelegram, RetryAfterFromTheBody) {
                        json_answer(200, R"({"ok":true,"result":{"message_id":7}})")});
     ReceiverConfig rc;
     rc.name = "tg";
-    rc.type = ReceiverType::Telegram;
+    rc.type = "telegram";
     rc.url = p.url();
     rc.bot_token = "123456:TGTOKEN";
     rc.chat_id = "-1001234567890";
@@ -394,7 +394,7 @@ TEST(ChatTelegram, RetryAfterFromTheBody) {
     Platform p(check, {json_answer(400, R"({"ok":false,"error_code":400,"description":"Bad Request: chat not found"})")});
     ReceiverConfig rc;
     rc.name = "tg";
-    rc.type = ReceiverType::Telegram;
+    rc.type = "telegram";
     rc.url = p.url();
     rc.bot_token = "123456:TGTOKEN";
     rc.chat_id = "-1001234567890";
@@ -419,7 +419,7 @@ TEST(ChatDiscord, NoMentionsAnd204) {
       {text_answer(204, "")});
   ReceiverConfig rc;
   rc.name = "dc";
-  rc.type = ReceiverType::Discord;
+  rc.type = "discord";
   rc.url = p.url() + "/api/webhooks/1/DCTOKEN";
   Harness h;
   Notification n = sample("dc");
@@ -444,7 +444,7 @@ TEST(ChatTeams, LegacyAnswers) {
     Platform p(check, {answer});
     ReceiverConfig rc;
     rc.name = "tm";
-    rc.type = ReceiverType::Teams;
+    rc.type = "teams";
     rc.url = p.url() + "/webhookb2/TMTOKEN";
     Harness h;
     DeliveryReport r = h.deliver(rc, sample("tm"));

@@ -40,30 +40,30 @@ ReceiverConfig platform_config(const std::string& platform) {
   ReceiverConfig rc;
   rc.name = platform + "-team";
   if (platform == "slack") {
-    rc.type = ReceiverType::Slack;
+    rc.type = "slack";
     rc.url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET";
   } else if (platform == "dingtalk") {
-    rc.type = ReceiverType::Dingtalk;
+    rc.type = "dingtalk";
     rc.url = "https://oapi.dingtalk.com/robot/send?access_token=DTTOKEN";
     rc.secret = "SECdingtalk";
     rc.at_mobiles = {"13800000000"};
   } else if (platform == "feishu") {
-    rc.type = ReceiverType::Feishu;
+    rc.type = "feishu";
     rc.url = "https://open.feishu.cn/open-apis/bot/v2/hook/FSTOKEN";
     rc.secret = "feishu-secret";
     rc.at_user_ids = {"ou_123"};
   } else if (platform == "wecom") {
-    rc.type = ReceiverType::Wecom;
+    rc.type = "wecom";
     rc.url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=WCKEY";
     rc.mentioned_list = {"zhangsan"};
   } else if (platform == "discord") {
-    rc.type = ReceiverType::Discord;
+    rc.type = "discord";
     rc.url = "https://discord.com/api/webhooks/123/DCTOKEN";
   } else if (platform == "teams") {
-    rc.type = ReceiverType::Teams;
+    rc.type = "teams";
     rc.url = "https://example.webhook.office.com/webhookb2/TMTOKEN";
   } else if (platform == "telegram") {
-    rc.type = ReceiverType::Telegram;
+    rc.type = "telegram";
     rc.bot_token = "123456:TGTOKEN";
     rc.chat_id = "-1001234567890";
   }

@@ -95,10 +95,16 @@ TEST(ConfigTypes, RedactUrl) {
 TEST(ConfigTypes, AuthorizationHeaderAndReceiverNames) {
   EXPECT_EQ((Authorization{"Bearer", "tok"}).header_value(), "Bearer tok");
   EXPECT_EQ((Authorization{"raw", "tok"}).header_value(), "tok");
-  EXPECT_EQ(to_string(ReceiverType::Dingtalk), "dingtalk");
-  EXPECT_EQ(to_string(ReceiverType::Wecom), "wecom");
-  EXPECT_EQ(to_string(ReceiverType::Telegram), "telegram");
-  EXPECT_EQ(to_string(ReceiverType::Webhook), "webhook");
+  // One row per type, in the documented order; every row builds its receiver.
+  std::vector<std::string> names;
+  for (const auto& t : receiver_types()) {
+    names.emplace_back(t.name);
+    EXPECT_NE(t.make, nullptr) << t.name;
+    EXPECT_EQ(find_receiver_type(t.name), &t);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"webhook", "slack", "dingtalk", "feishu", "wecom", "discord", "teams",
+                                             "telegram", "email", "pagerduty", "opsgenie", "pushover"}));
+  EXPECT_EQ(find_receiver_type("dingtalkk"), nullptr);
 }
 
 TEST(ConfigTypes, ProcessEnvironment) {
@@ -590,7 +596,7 @@ parse_mode = "MarkdownV2"
   ASSERT_EQ(c.receivers.size(), 5u);
   const ReceiverConfig& d = c.receivers[0];
   EXPECT_EQ(d.name, "ops");
-  EXPECT_EQ(d.type, ReceiverType::Dingtalk);
+  EXPECT_EQ(d.type, "dingtalk");
   EXPECT_EQ(d.secret, "s");
   EXPECT_FALSE(d.send_resolved);
   EXPECT_EQ(d.msg_type, "markdown");
@@ -618,7 +624,27 @@ parse_mode = "MarkdownV2"
 const BadCase kReceiverCases[] = {
     {"type_unknown", ds("[[receivers]]\nname = \"a\"\ntype = \"dingtalkk\"\nurl = \"http://x\"\n"),
      {"promwatch.toml:5:8: type: unknown receiver type \"dingtalkk\" (expected one of \"webhook\", \"slack\", "
-      "\"dingtalk\", \"feishu\", \"wecom\", \"discord\", \"teams\" or \"telegram\"); did you mean \"dingtalk\"?"}},
+      "\"dingtalk\", \"feishu\", \"wecom\", \"discord\", \"teams\", \"telegram\", \"email\", \"pagerduty\", "
+      "\"opsgenie\" or \"pushover\"); did you mean \"dingtalk\"?"}},
+    {"email_required", ds("[[receivers]]\nname = \"m\"\ntype = \"email\"\n"),
+     {"promwatch.toml:3:1: missing required key \"smarthost\" in [[receivers]]",
+      "promwatch.toml:3:1: missing required key \"from\" in [[receivers]]",
+      "promwatch.toml:3:1: missing required key \"to\" in [[receivers]]"}},
+    {"email_values",
+     ds("[[receivers]]\nname = \"m\"\ntype = \"email\"\nsmarthost = \"mail\"\nfrom = \"alerts\"\n"
+        "to = [\"ops@example.com\", \"nobody\"]\nurl = \"http://x\"\nauth_mechanism = \"CRAM\"\nparse_mode = \"HTML\"\n"),
+     {"promwatch.toml:6:13: smarthost: expected \"host:port\" like \"smtp.example.com:587\", got \"mail\"",
+      "promwatch.toml:7:8: from: \"alerts\" is not an email address (\"alerts@example.com\" or \"Alerts "
+      "<alerts@example.com>\")",
+      "promwatch.toml:8:6: to[1]: \"nobody\" is not an email address",
+      "promwatch.toml:9:1: url: email receivers have no url",
+      "promwatch.toml:10:18: auth_mechanism: must be \"PLAIN\" or \"LOGIN\", got \"CRAM\"",
+      "promwatch.toml:11:1: parse_mode: only telegram receivers accept this key, not email"}},
+    {"email_password_without_user",
+     ds("[[receivers]]\nname = \"m\"\ntype = \"email\"\nsmarthost = \"mail:25\"\nfrom = \"a@b.c\"\n"
+        "to = [\"o@b.c\"]\nauth_password = \"pw\"\nbasic_auth = { username = \"u\", password = \"p\" }\n"),
+     {"promwatch.toml:3:1: auth_password needs auth_username in [[receivers]] of type email",
+      "promwatch.toml:10:1: basic_auth: email receivers log in with auth_username and auth_password"}},
     {"missing_name_type", ds("[[receivers]]\nurl = \"http://x\"\n"),
      {"promwatch.toml:3:1: missing required key \"name\" in [[receivers]]",
       "promwatch.toml:3:1: missing required key \"type\" in [[receivers]]"}},
