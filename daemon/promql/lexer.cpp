@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "promwatch/labels.hpp"
+#include "promwatch/utf8.hpp"
 
 namespace promwatch::promql::detail {
 namespace {
@@ -69,24 +70,6 @@ std::int32_t decode(std::string_view s, std::size_t i, std::size_t* len, bool* i
   }
   *len = static_cast<std::size_t>(n);
   return cp;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 std::string hex4(std::uint32_t v, int width) {

@@ -19,6 +19,7 @@
 #include <limits>
 
 #include "promwatch/labels.hpp"
+#include "promwatch/utf8.hpp"
 #include "promwatch/time.hpp"
 
 namespace promwatch::tmpl {
@@ -314,24 +315,6 @@ std::uint32_t decode_rune(const std::string& s, std::size_t i, std::size_t* widt
   return r;
 }
 
-void append_rune(std::string& out, std::uint32_t r) {
-  if (r < 0x80) {
-    out += static_cast<char>(r);
-  } else if (r < 0x800) {
-    out += static_cast<char>(0xC0 | (r >> 6));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  } else if (r < 0x10000) {
-    out += static_cast<char>(0xE0 | (r >> 12));
-    out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (r >> 18));
-    out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (r & 0x3F));
-  }
-}
-
 std::uint32_t to_upper_rune(std::uint32_t r) {
   if (r < 0x80) return (r >= 'a' && r <= 'z') ? r - 32 : r;
   locale_t l = utf8_locale();
@@ -355,7 +338,7 @@ std::string map_runes(const std::string& s, F f) {
   for (std::size_t i = 0; i < s.size();) {
     std::size_t w = 1;
     std::uint32_t r = decode_rune(s, i, &w);
-    append_rune(out, f(r));
+    append_utf8(out, f(r));
     i += w;
   }
   return out;

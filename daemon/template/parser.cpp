@@ -13,6 +13,7 @@
 #include "funcs.hpp"
 #include "lexer.hpp"
 #include "promwatch/labels.hpp"
+#include "promwatch/utf8.hpp"
 
 namespace promwatch::tmpl {
 
@@ -554,8 +555,8 @@ class Parser {
           out += e;
           break;
         case 'x': out += static_cast<char>(hexval(2)); break;
-        case 'u': append_rune(out, hexval(4)); break;
-        case 'U': append_rune(out, hexval(8)); break;
+        case 'u': append_utf8(out, hexval(4)); break;
+        case 'U': append_utf8(out, hexval(8)); break;
         default:
           if (e >= '0' && e <= '7') {
             if (i + 2 >= s.size()) fail(pos, "invalid syntax");
@@ -573,25 +574,6 @@ class Parser {
       }
     }
     return out;
-  }
-
-  static void append_rune(std::string& out, std::uint32_t r) {
-    if (r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF)) r = 0xFFFD;
-    if (r < 0x80) {
-      out += static_cast<char>(r);
-    } else if (r < 0x800) {
-      out += static_cast<char>(0xC0 | (r >> 6));
-      out += static_cast<char>(0x80 | (r & 0x3F));
-    } else if (r < 0x10000) {
-      out += static_cast<char>(0xE0 | (r >> 12));
-      out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (r & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (r >> 18));
-      out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (r & 0x3F));
-    }
   }
 
   std::string name_;
