@@ -636,24 +636,30 @@ std::vector<ChatPart> ChatReceiver::compose_with_budget(const Notification& n, c
   return parts;
 }
 
+HttpRequest ChatReceiver::post_request(std::string_view content_type) const {
+  HttpRequest r;
+  r.method = "POST";
+  r.url = endpoint();
+  r.headers.emplace_back("Content-Type", std::string(content_type));
+  r.headers.emplace_back("User-Agent", std::string("promwatch/") + PROMWATCH_VERSION);
+  const HttpEndpointConfig& http = options_.config.http;
+  for (const auto& [name, value] : http.headers) r.headers.emplace_back(name, value);
+  r.tls = http.tls;
+  r.proxy_url = http.proxy_url;
+  r.follow_redirects = false;
+  r.timeout = options_.timeout;
+  r.max_response_bytes = options_.max_response_bytes;
+  return r;
+}
+
 std::vector<HttpRequest> ChatReceiver::build_requests(const Notification& n, std::string* error) const {
   if (!validate(error)) return {};
   std::vector<HttpRequest> out;
   for (const ChatPart& part : compose(n)) {
-    HttpRequest r;
-    r.method = "POST";
-    r.url = endpoint();
-    r.headers.emplace_back("Content-Type", "application/json");
-    r.headers.emplace_back("User-Agent", std::string("promwatch/") + PROMWATCH_VERSION);
+    HttpRequest r = post_request("application/json");
     const HttpEndpointConfig& http = options_.config.http;
-    for (const auto& [name, value] : http.headers) r.headers.emplace_back(name, value);
     if (http.authorization) r.headers.emplace_back("Authorization", http.authorization->header_value());
     r.basic_auth = http.basic_auth;
-    r.tls = http.tls;
-    r.proxy_url = http.proxy_url;
-    r.follow_redirects = false;
-    r.timeout = options_.timeout;
-    r.max_response_bytes = options_.max_response_bytes;
     r.body = body(part);
     prepare_attempt(r);
     out.push_back(std::move(r));

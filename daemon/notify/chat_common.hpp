@@ -133,6 +133,10 @@ class ChatReceiver : public Receiver {
   virtual bool validate(std::string* error) const;
 
   TimePoint wall_clock() const;
+  /// A POST to endpoint() with its Content-Type and User-Agent, the receiver's extra headers,
+  /// TLS options, proxy, timeout and response size limit; redirects are never followed.
+  /// Credentials are the caller's: each platform sends its own.
+  HttpRequest post_request(std::string_view content_type) const;
   const ReceiverConfig& config() const { return options_.config; }
   /// The msg_type in use (config or `fallback`).
   std::string msg_type(std::string_view fallback) const;

@@ -77,17 +77,10 @@ class OpsgenieReceiver final : public ChatReceiver {
       j["source"] = truncate_utf8(source, 100);
       j["note"] = "Resolved: every alert of the group has resolved";
     }
-    r.method = "POST";
-    r.headers.emplace_back("Content-Type", "application/json");
-    r.headers.emplace_back("User-Agent", std::string("promwatch/") + PROMWATCH_VERSION);
+    std::string url = std::move(r.url);
+    r = post_request("application/json");
+    r.url = std::move(url);
     r.headers.emplace_back("Authorization", "GenieKey " + s_->api_key);
-    const HttpEndpointConfig& http = config().http;
-    for (const auto& [name, value] : http.headers) r.headers.emplace_back(name, value);
-    r.tls = http.tls;
-    r.proxy_url = http.proxy_url;
-    r.follow_redirects = false;
-    r.timeout = options_.timeout;
-    r.max_response_bytes = options_.max_response_bytes;
     r.body = dump(j);
     std::vector<HttpRequest> out;
     out.push_back(std::move(r));

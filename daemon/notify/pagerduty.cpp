@@ -114,18 +114,7 @@ class PagerdutyReceiver final : public ChatReceiver {
     }
     j["client"] = "promwatch";
     if (n.external_url.starts_with("http")) j["client_url"] = n.external_url;
-    HttpRequest r;
-    r.method = "POST";
-    r.url = endpoint();
-    r.headers.emplace_back("Content-Type", "application/json");
-    r.headers.emplace_back("User-Agent", std::string("promwatch/") + PROMWATCH_VERSION);
-    const HttpEndpointConfig& http = config().http;
-    for (const auto& [name, value] : http.headers) r.headers.emplace_back(name, value);
-    r.tls = http.tls;
-    r.proxy_url = http.proxy_url;
-    r.follow_redirects = false;
-    r.timeout = options_.timeout;
-    r.max_response_bytes = options_.max_response_bytes;
+    HttpRequest r = post_request("application/json");
     r.body = dump(j);
     std::vector<HttpRequest> out;
     out.push_back(std::move(r));

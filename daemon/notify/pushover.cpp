@@ -62,18 +62,7 @@ class PushoverReceiver final : public ChatReceiver {
     std::string body;
     for (const auto& [k, v] : form) body += (body.empty() ? "" : "&") + k + "=" + url_encode(v);
 
-    HttpRequest r;
-    r.method = "POST";
-    r.url = endpoint();
-    r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
-    r.headers.emplace_back("User-Agent", std::string("promwatch/") + PROMWATCH_VERSION);
-    const HttpEndpointConfig& http = config().http;
-    for (const auto& [name, value] : http.headers) r.headers.emplace_back(name, value);
-    r.tls = http.tls;
-    r.proxy_url = http.proxy_url;
-    r.follow_redirects = false;
-    r.timeout = options_.timeout;
-    r.max_response_bytes = options_.max_response_bytes;
+    HttpRequest r = post_request("application/x-www-form-urlencoded");
     r.body = std::move(body);
     std::vector<HttpRequest> out;
     out.push_back(std::move(r));
