@@ -22,6 +22,7 @@
 #include <tuple>
 
 #include "http_api.hpp"
+#include "replication.hpp"
 #include "promwatch/app.hpp"
 #include "promwatch/cluster.hpp"
 #include "promwatch/datasource.hpp"
@@ -218,7 +219,9 @@ class Daemon final : public DaemonView {
       }
       dispatcher_->set_mute_filter(mute_->mute_filter());
       dispatcher_->set_time_mute_check(mute_->time_mute_check());
-      dispatcher_->set_log_observer([this](const NotificationLogEntry& e) { on_log_change(e); });
+      dispatcher_->set_log_observer([this](const NotificationLogEntry& e) {
+        if (replication_) replication_->log_changed(e);
+      });
     }
 
     forwarder_.reset();
@@ -965,8 +968,10 @@ class Daemon final : public DaemonView {
     ClusterHooks hooks;
     hooks.on_notify_change = [this](bool may) { on_may_notify_change(may); };
     hooks.on_log_entries = [this](std::vector<NotificationLogEntry> entries) { on_peer_log_entries(std::move(entries)); };
-    hooks.on_silences = [this](std::vector<std::string> silences) { on_peer_silences(std::move(silences)); };
+    hooks.on_silences = [this](std::vector<std::string> silences) { on_peer_silences(silences); };
     cluster_ = std::make_unique<Cluster>(io_, http_, *compiled_.config.cluster, std::move(hooks), metrics_.registry());
+    replication_ = std::make_unique<Replication>(*cluster_);
+    replication_->hold_undelivered(std::move(held_outbox_));
     cluster_->start();
   }
 
@@ -984,71 +989,21 @@ class Daemon final : public DaemonView {
       spdlog::info("standby: notifications, forwarding and the dead man's switch are the leader's");
       return;
     }
-    if (cluster_->is_leader() && !unpublished_log_.empty()) {
-      // What this replica delivered on its own while etcd was away, so the next leader knows.
-      if (dispatcher_) {
-        for (const auto& entry : dispatcher_->log_entries()) {
-          if (unpublished_log_.count({entry.receiver, entry.group_key})) cluster_->record_log_entry(entry);
-        }
-      }
-      unpublished_log_.clear();
-    }
-    submit_held_outbox();
+    for (auto& n : replication_->on_may_notify(dispatcher_.get(), outbox_removals_)) delivery_->submit(std::move(n));
+    schedule_state_save();
     run_dispatch();
   }
 
-  // Messages this replica had committed before a restart: sent unless a leader delivered to that
-  // group since they were made (its log entry is newer), as after a crash without a cluster.
-  void submit_held_outbox() {
-    if (held_outbox_.empty()) return;
-    std::size_t sent = 0;
-    for (auto& n : held_outbox_) {
-      const NotificationLogEntry* entry = dispatcher_ ? dispatcher_->log_entry(n.receiver, n.group_key) : nullptr;
-      if (entry && entry->timestamp >= n.created_at) {
-        outbox_removals_.emplace_back(n.receiver, n.group_key, n.created_at);
-        continue;
-      }
-      delivery_->submit(std::move(n));
-      ++sent;
-    }
-    spdlog::info("{} of {} undelivered notifications from before the restart sent; the rest were delivered by a peer",
-                 sent, held_outbox_.size());
-    held_outbox_.clear();
-    schedule_state_save();
-  }
-
-  void on_log_change(const NotificationLogEntry& entry) {
-    if (!cluster_) return;
-    if (cluster_->is_leader()) {
-      cluster_->record_log_entry(entry);
-    } else {
-      unpublished_log_.insert({entry.receiver, entry.group_key});
-    }
-  }
-
   void on_peer_log_entries(std::vector<NotificationLogEntry> entries) {
-    if (!dispatcher_) return;
-    std::size_t taken = 0;
-    for (auto& e : entries) taken += dispatcher_->merge_log_entry(std::move(e)) ? 1 : 0;
-    if (!may_notify()) dispatcher_->drop_notified_resolved(now());
-    if (taken > 0) schedule_state_save();
+    if (dispatcher_ && Replication::merge_log(*dispatcher_, std::move(entries), !may_notify(), now())) {
+      schedule_state_save();
+    }
   }
 
-  void on_peer_silences(std::vector<std::string> records) {
-    TimePoint t = now();
+  void on_peer_silences(const std::vector<std::string>& records) {
     StoreBatch batch;
-    for (const auto& json : records) {
-      std::string error;
-      auto silence = silence_from_json(json, &error);
-      if (!silence) {
-        spdlog::warn("cluster: replicated silence skipped: {}", error);
-        continue;
-      }
-      Silence copy = *silence;
-      if (mute_->silences().merge(std::move(*silence), t)) {
-        spdlog::info("silence {} replicated from a peer", copy.id);
-        batch.put_silence(StoredSilence{copy.id, to_json(copy), copy.ends_at});
-      }
+    for (const auto& s : Replication::merge_silences(mute_->silences(), records, now())) {
+      batch.put_silence(StoredSilence{s.id, to_json(s), s.ends_at});
     }
     if (store_ && !batch.empty()) store_->commit(std::move(batch));
   }
@@ -1495,9 +1450,8 @@ class Daemon final : public DaemonView {
   std::unique_ptr<HttpServer> server_;
   // After http_ (destroyed before it). Null without [cluster]: then this replica always notifies.
   std::unique_ptr<Cluster> cluster_;
-  std::vector<Notification> held_outbox_;  // restored undelivered messages, sent only as leader
-  // Log entries changed while notifying without being leader (fail-open): published once leader.
-  std::set<std::pair<std::string, std::string>> unpublished_log_;
+  std::unique_ptr<Replication> replication_;  // with cluster_: the daemon's half of HA
+  std::vector<Notification> held_outbox_;  // restored before the cluster starts; handed to replication_
   std::vector<std::shared_ptr<GroupRuntime>> groups_;
   asio::signal_set signals_;
   asio::steady_timer dispatch_timer_;  // monotonic, as the group timers
