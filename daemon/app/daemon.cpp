@@ -620,7 +620,8 @@ class Daemon final : public DaemonView {
     }
     std::size_t undelivered = snapshot.outbox.size();
     if (compiled_.config.cluster) {
-      // Sent only if this replica leads, and only what no leader delivered since (on_may_notify).
+      // Reported again only if this replica leads, and only what no leader delivered since
+      // (Replication::on_may_notify).
       held_outbox_ = std::move(snapshot.outbox);
     } else {
       for (auto& n : snapshot.outbox) delivery_->submit(std::move(n));
@@ -989,7 +990,8 @@ class Daemon final : public DaemonView {
       spdlog::info("standby: notifications, forwarding and the dead man's switch are the leader's");
       return;
     }
-    for (auto& n : replication_->on_may_notify(dispatcher_.get(), outbox_removals_)) delivery_->submit(std::move(n));
+    std::vector<AlertEvent> resolved = replication_->on_may_notify(dispatcher_.get(), outbox_removals_);
+    if (dispatcher_ && !resolved.empty()) dispatcher_->receive(std::move(resolved), now());
     schedule_state_save();
     run_dispatch();
   }

@@ -4,8 +4,8 @@
 
 namespace promwatch {
 
-std::vector<Notification> Replication::on_may_notify(
-    const Dispatcher* dispatcher, std::vector<std::tuple<std::string, std::string, TimePoint>>& delivered_by_peer) {
+std::vector<AlertEvent> Replication::on_may_notify(
+    const Dispatcher* dispatcher, std::vector<std::tuple<std::string, std::string, TimePoint>>& forget) {
   if (cluster_.is_leader() && !unpublished_.empty()) {
     // What this replica delivered on its own while etcd was away, so that the next leader knows.
     if (dispatcher) {
@@ -15,21 +15,23 @@ std::vector<Notification> Replication::on_may_notify(
     }
     unpublished_.clear();
   }
-  std::vector<Notification> send;
-  if (held_.empty()) return send;
-  const std::size_t held = held_.size();
-  for (auto& n : held_) {
+  std::vector<AlertEvent> resolved;
+  if (held_.empty()) return resolved;
+  std::size_t undelivered = 0;
+  for (const auto& n : held_) {
+    forget.emplace_back(n.receiver, n.group_key, n.created_at);
     const NotificationLogEntry* entry = dispatcher ? dispatcher->log_entry(n.receiver, n.group_key) : nullptr;
-    if (entry && entry->timestamp >= n.created_at) {
-      delivered_by_peer.emplace_back(n.receiver, n.group_key, n.created_at);
-    } else {
-      send.push_back(std::move(n));
+    if (entry && entry->timestamp >= n.created_at) continue;  // a leader delivered to the group since
+    ++undelivered;
+    for (const auto& a : n.alerts) {
+      if (a.resolved) resolved.push_back(*a.event);
     }
   }
+  spdlog::info("{} of {} notifications undelivered before the restart are reported again with the next flush; "
+               "a peer delivered the rest",
+               undelivered, held_.size());
   held_.clear();
-  spdlog::info("{} of {} undelivered notifications from before the restart sent; the rest were delivered by a peer",
-               send.size(), held);
-  return send;
+  return resolved;
 }
 
 void Replication::log_changed(const NotificationLogEntry& entry) {

@@ -26,11 +26,14 @@ class Replication {
   void hold_undelivered(std::vector<Notification> messages) { held_ = std::move(messages); }
 
   /// This replica may notify now (leader or fail-open). Publishes what it delivered on its own
-  /// while etcd was away (once leader), and returns the held messages to send; those a peer
-  /// delivered since (the group's log entry is as new) are appended to `delivered_by_peer` as
-  /// (receiver, group key, created at), for the outbox to forget.
-  std::vector<Notification> on_may_notify(const Dispatcher* dispatcher,
-                                          std::vector<std::tuple<std::string, std::string, TimePoint>>& delivered_by_peer);
+  /// while etcd was away (once leader) and lets go of the held messages: each is appended to
+  /// `forget` as (receiver, group key, created at) for the outbox, and the resolved alerts of
+  /// those no leader delivered since (the group's log entry is older) are returned, for the
+  /// dispatcher to report with its next flush. Their groups no longer hold them (a flush drops
+  /// the resolved alerts it included), so only the message carried them; sending the message
+  /// itself would race that flush, which repeats the same alerts while it is in flight.
+  std::vector<AlertEvent> on_may_notify(const Dispatcher* dispatcher,
+                                        std::vector<std::tuple<std::string, std::string, TimePoint>>& forget);
 
   /// The dispatcher's log observer: the leader records the change in etcd; a replica notifying
   /// without being leader (fail-open) remembers it for when it leads.
