@@ -1,6 +1,7 @@
 #include "yaml_source.hpp"
 
 #include <cstdint>
+#include <map>
 
 namespace promwatch::import_detail {
 namespace {
@@ -38,6 +39,36 @@ bool opens_block_scalar(std::string_view line) {
 
 }  // namespace
 
+namespace {
+
+// Go's YAML decoders (Prometheus, Alertmanager) refuse a mapping that repeats a key; yaml-cpp
+// keeps both, and carrying both over would write a TOML key twice. Walks with its own stack:
+// the nesting is the input's.
+void refuse_duplicate_keys(const YAML::Node& root) {
+  std::vector<YAML::Node> pending{root};
+  while (!pending.empty()) {
+    YAML::Node node = pending.back();
+    pending.pop_back();
+    if (node.IsMap()) {
+      std::map<std::string, int> seen;
+      for (const auto& kv : node) {
+        if (kv.first.IsScalar()) {
+          auto [it, inserted] = seen.emplace(kv.first.Scalar(), line_of(kv.first));
+          if (!inserted) {
+            throw YAML::ParserException(kv.first.Mark(), "mapping key \"" + kv.first.Scalar() +
+                                                             "\" already defined at line " + std::to_string(it->second));
+          }
+        }
+        pending.push_back(kv.second);
+      }
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) pending.push_back(item);
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<YAML::Node> load_documents(std::string_view text) {
   auto is_marker = [](std::string_view line) {
     if (line.size() < 3 || (line.substr(0, 3) != "---" && line.substr(0, 3) != "...")) return false;
@@ -51,7 +82,10 @@ std::vector<YAML::Node> load_documents(std::string_view text) {
     std::string_view part = text.substr(part_start, end - part_start);
     if (part.find_first_not_of(" \t\r\n") == std::string_view::npos) return;
     YAML::Node doc = YAML::Load(std::string(static_cast<std::size_t>(part_line), '\n') + std::string(part));
-    if (doc && !doc.IsNull()) docs.push_back(doc);
+    if (doc && !doc.IsNull()) {
+      refuse_duplicate_keys(doc);
+      docs.push_back(doc);
+    }
   };
   std::size_t pos = 0;
   while (pos < text.size()) {

@@ -19,7 +19,8 @@ namespace promwatch::import_detail {
 /// bound) on some malformed streams, such as one starting with `,`; this splits the stream at
 /// its document markers (`---`, `...` at the start of a line, which YAML reserves for that) and
 /// loads each part on its own, padded so that marks keep their lines in the whole file.
-/// Throws YAML::Exception as YAML::Load does.
+/// Throws YAML::Exception as YAML::Load does, and for a mapping that repeats a key (Go's YAML
+/// refuses those: `mapping key "x" already defined at line N`).
 std::vector<YAML::Node> load_documents(std::string_view text);
 
 /// 1-based line of a node as yaml-cpp marks it (0 when it has no mark).

@@ -347,9 +347,11 @@ class EmailReceiver final : public ChatReceiver {
     headers.emplace_back("To", join_mailboxes(s_->to));
     if (!s_->cc.empty()) headers.emplace_back("Cc", join_mailboxes(s_->cc));
     // Configured headers replace ours of the same name (a fixed Subject, a Reply-To).
-    for (const auto& [name, value] : config().http.headers) {
+    for (const auto& header : config().http.headers) {
+      // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+      const std::string& name = header.first;
       auto it = std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); });
-      std::string v = encode_header_value(value);
+      std::string v = encode_header_value(header.second);
       if (it != headers.end()) {
         it->second = std::move(v);
       } else {

@@ -162,6 +162,15 @@ TEST(ImportRules, BadInputIsListedWithItsLine) {
             "b.yml:7: rule has both `alert` and `record` (Prometheus rejects it); skipped\n"
             "b.yml:12: alert \"B\": unknown key \"lables\"; not carried over\n");
   EXPECT_EQ(import_rule_file("e.yml", "").problems.at(0).to_string(), "e.yml: no rule groups found; nothing carried over");
+  // A repeated key is refused as Go's YAML refuses it (both kept would be a TOML key written
+  // twice; the import fuzzer found it in a time interval).
+  const AlertmanagerImport dup = import_alertmanager(
+      "d.yml", "time_intervals:\n- name: x\n  time_intervals:\n  - times: [{start_time: '01:00', end_time: '02:00'}]\n"
+               "    times: [{start_time: '03:00', end_time: '04:00'}]\n");
+  EXPECT_NE(problems_text(dup.problems).find("d.yml:5: invalid YAML: mapping key \"times\" already defined at line 4"),
+            std::string::npos)
+      << problems_text(dup.problems);
+  EXPECT_NO_THROW((void)toml::parse(dup.toml));
   // Not UTF-8: nothing at all is written (TOML must be UTF-8, comments included).
   const RulesImport latin1 = import_rule_file("l.yml", "# caf\xe9\ngroups: []\n");
   EXPECT_EQ(latin1.toml, "");
