@@ -134,6 +134,15 @@ struct ClusterConfig {
   SourcePos pos;
 };
 
+/// `[remote_write]`: where recording rule results and ALERTS series go (remote write 1.0).
+struct RemoteWriteConfig {
+  std::string url;  ///< secret (shown redacted); Prometheus `/api/v1/write`, VictoriaMetrics too
+  HttpEndpointConfig http;  ///< auth, tls, headers as for the datasource; http.timeout per request
+  int max_samples_per_send = 1000;
+  std::size_t queue_capacity = 100000;  ///< samples held; beyond it the oldest are dropped
+  SourcePos pos;
+};
+
 struct RateLimit {
   int count = 0;  ///< 0 = the platform default
   Duration per{0};
@@ -352,6 +361,7 @@ struct Config {
   std::optional<DeadmanConfig> deadman;
   std::vector<AlertmanagerConfig> alertmanagers;
   std::optional<ClusterConfig> cluster;  ///< absent: a single replica, it always notifies
+  std::optional<RemoteWriteConfig> remote_write;  ///< absent: nothing is written
   std::vector<ReceiverConfig> receivers;
   std::optional<RouteConfig> route;  ///< absent when no [route] table (then nothing is routed)
   std::vector<InhibitRuleConfig> inhibit_rules;
