@@ -18,11 +18,14 @@
 #include "promwatch/metrics.hpp"
 #include "promwatch/query.hpp"
 #include "remote_write.pb.h"
+#include <google/protobuf/arena.h>
 
 namespace promwatch {
 
 std::string encode_write_request(const std::vector<WriteSample>& samples) {
-  prompb::WriteRequest request;
+  // One arena for the whole message: a 10,000-sample request is ~40,000 small objects.
+  google::protobuf::Arena arena;
+  prompb::WriteRequest& request = *google::protobuf::Arena::CreateMessage<prompb::WriteRequest>(&arena);
   // Series by fingerprint; a collision (two label sets, one fingerprint) falls back to the
   // list of series with that fingerprint.
   std::unordered_map<std::uint64_t, std::vector<int>> series_of;
