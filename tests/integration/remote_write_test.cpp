@@ -272,6 +272,45 @@ TEST(RemoteWriteOutage, PrometheusDownThenUp) {
   EXPECT_EQ(raw_points(prometheus.url(), "pw_rw_outage", t0 + 10000), expected);
 }
 
+// The daemon's side: with [remote_write] the status page has the remote-write card and line and
+// /metrics the remote-write families, the endpoint redacted (its token appears nowhere); a reload
+// that removes the table removes the line.
+TEST(RemoteWriteDaemon, StatusPageMetricsAndReload) {
+  const std::string config = R"([global]
+state_dir = "{{DIR}}/state"
+[datasource]
+url = "http://127.0.0.1:9"
+[server]
+listen = "{{LISTEN}}"
+enable_lifecycle = true
+[remote_write]
+url = "http://127.0.0.1:9/api/v1/write?token=tok-7f3a9c"
+)";
+  test::PromwatchProcess pw(config);
+  ASSERT_TRUE(pw.wait_healthy()) << pw.process().log();
+  const std::string page = http_get(pw.url() + "/").body;
+  EXPECT_NE(page.find("remote write</span>"), std::string::npos);
+  EXPECT_NE(page.find("remote write to <code>http://127.0.0.1:9/…</code> · healthy · 0 samples queued"), std::string::npos)
+      << page;
+  const std::string metrics = http_get(pw.url() + "/metrics").body;
+  for (const char* line : {"promwatch_remote_write_samples_total{result=\"sent\"} 0",
+                           "promwatch_remote_write_samples_total{result=\"dropped\"} 0",
+                           "promwatch_remote_write_queue_length 0"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line;
+  }
+  for (const std::string& text : {page, metrics, pw.process().log()}) EXPECT_EQ(text.find("tok-7f3a9c"), std::string::npos);
+
+  // The same config without [remote_write], placeholders filled in as PromwatchProcess does.
+  std::string without = config.substr(0, config.find("[remote_write]"));
+  without.replace(without.find("{{DIR}}"), 7, pw.dir().path().string());
+  without.replace(without.find("{{LISTEN}}"), 10, pw.url().substr(std::string("http://").size()));
+  pw.dir().write("promwatch.toml", without);
+  auto r = test::http_request("POST", pw.url() + "/-/reload", "", {});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(http_get(pw.url() + "/").body.find("remote write"), std::string::npos);
+  EXPECT_EQ(pw.process().stop(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, RemoteWriteTest, ::testing::Values("prometheus", "victoriametrics"),
                          [](const auto& info) { return info.param; });
 
