@@ -317,7 +317,7 @@ struct Metrics::Impl {
         remote_write_samples(make_series(
             family<Counter>("promwatch_remote_write_samples_total",
                             "The total number of samples handed to remote write, by result: sent, "
-                            "failed (given up on), dropped (queue full), rejected (4xx answer)."),
+                            "failed (given up on), dropped (queue full), rejected (refused by the receiver)."),
             {"result"})),
         remote_write_queue(make_series(
             family<Gauge>("promwatch_remote_write_queue_length",

@@ -69,17 +69,18 @@ namespace {
 namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 
-// The outcome of one attempt, by the remote-write 1.0 rules: 2xx written; no answer, 5xx and
-// 429 retried; any other status refused for good (the data itself is the problem, e.g. out of
-// order samples or a bad label, and sending it again cannot help).
+// The outcome of one attempt, by the remote-write 1.0 rules (and Prometheus's sender): 2xx
+// written; no answer, 5xx and 429 retried; any other status refused for good: a 4xx says the
+// data itself is the problem (out-of-order samples, a bad label) and sending it again cannot
+// help; a redirect is not followed (credentials stay with the configured host), and retrying
+// it would only hold the queue up.
 enum class Verdict { Sent, Retry, Rejected };
 
 Verdict judge(const HttpResponse& r) {
   // A 2xx whose body was cut at max_response_bytes was still accepted.
   if (r.status >= 200 && r.status < 300 && (r.error.empty() || r.too_large)) return Verdict::Sent;
   if (r.status == 0 || !r.error.empty() || r.status >= 500 || r.status == 429) return Verdict::Retry;
-  if (r.status >= 400) return Verdict::Rejected;
-  return Verdict::Retry;  // 1xx/3xx: redirects are not followed; a misconfigured URL, try again later
+  return Verdict::Rejected;
 }
 
 }  // namespace

@@ -108,7 +108,8 @@ class Metrics {
 
   // ---- remote write (created on first use: absent without [remote_write]) ----
   /// `promwatch_remote_write_samples_total{result}` += n; result is "sent", "failed" (given
-  /// up on, e.g. at shutdown), "dropped" (the queue was full) or "rejected" (a 4xx answer).
+  /// up on, e.g. at shutdown), "dropped" (the queue was full) or "rejected" (refused: a 4xx
+  /// other than 429, or a redirect).
   void remote_write_samples(std::string_view result, std::uint64_t n);
   /// `promwatch_remote_write_queue_length`: samples not yet written (waiting or in flight).
   void set_remote_write_queue_length(std::uint64_t n);

@@ -73,8 +73,8 @@ struct RemoteWriterOptions {
 
 /// The sender: a bounded queue drained in batches of `max_samples_per_send`, one request in
 /// flight at a time (so the samples of one series arrive in order), retried with backoff and
-/// jitter on transport errors, 5xx and 429 (Retry-After honoured), never on another 4xx (those
-/// samples are counted as rejected and dropped). A full queue drops its oldest samples
+/// jitter on transport errors, 5xx and 429 (Retry-After honoured), never on another 4xx or a
+/// redirect (those samples are counted as rejected and dropped). A full queue drops its oldest samples
 /// (counted). `enqueue` never blocks and never fails. A batch is retried until it is written,
 /// rejected or the writer stops: while the endpoint is down the queue fills and then sheds its
 /// oldest samples.

@@ -289,6 +289,21 @@ TEST_F(RemoteWriterTest, BadRequestIsNotRetriedAndCountedRejected) {
   EXPECT_EQ(metric("promwatch_remote_write_samples_total{result=\"rejected\"}"), "4");
 }
 
+// A redirect is not followed (the credentials would go along) and not retried either.
+TEST_F(RemoteWriterTest, RedirectIsRejectedNotFollowed) {
+  test::TestHttpServer target([](const test::TestRequest&) { return test::TestResponse{200, {}, ""}; });
+  test::TestHttpServer server([&](const test::TestRequest&) {
+    return test::TestResponse{307, {{"Location", target.url() + "/api/v1/write"}}, ""};
+  });
+  RemoteWriter writer(io, http, config(server.url()), &metrics, fast());
+  writer.enqueue(numbered(0, 3));
+  ASSERT_TRUE(run_until([&] { return writer.status().rejected == 3; }));
+  run_for(200ms);
+  EXPECT_EQ(server.request_count(), 1u);
+  EXPECT_EQ(target.request_count(), 0u);
+  EXPECT_NE(writer.status().last_error.find("HTTP status 307"), std::string::npos) << writer.status().last_error;
+}
+
 TEST_F(RemoteWriterTest, EndpointDownThenUpQueueHoldsAndDrains) {
   const auto port = static_cast<std::uint16_t>(test::free_port());
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
