@@ -1,6 +1,7 @@
 #pragma once
 // Private to daemon/notify: the row of each receiver type, one function per type, each defined
-// in that type's own file (webhook in delivery.cpp, the chat platforms in chat_<name>.cpp, email, pagerduty, opsgenie and pushover in <name>.cpp).
+// in that type's own file (webhook in delivery.cpp, the chat platforms in chat_<name>.cpp, email, pagerduty, opsgenie, pushover and webex in <name>.cpp;
+// msteamsv2 beside teams in chat_teams.cpp).
 // Adding a type: write its file with a `<name>_receiver_type()`, declare it here and list it
 // in receiver_types.cpp.
 
@@ -23,6 +24,10 @@ ReceiverTypeSpec email_receiver_type();
 ReceiverTypeSpec pagerduty_receiver_type();
 ReceiverTypeSpec opsgenie_receiver_type();
 ReceiverTypeSpec pushover_receiver_type();
+ReceiverTypeSpec mattermost_receiver_type();
+ReceiverTypeSpec rocketchat_receiver_type();
+ReceiverTypeSpec webex_receiver_type();
+ReceiverTypeSpec msteamsv2_receiver_type();
 }  // namespace chat
 
 }  // namespace promwatch
