@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -187,12 +188,25 @@ TEST(ImportAlertmanager, Golden) {
   for (const char* secret : {"s3cret", "XXXX", "webhook/abc", "127.0.0.1:9999", "webhooks/1/x"}) {
     EXPECT_EQ(r.toml.find(secret), std::string::npos) << secret;
   }
-  ASSERT_EQ(r.secrets.size(), 5u);
+  // ... the keys of the paging and push receivers too (Alertmanager's webex bot token is
+  // its http_config.authorization).
+  for (const char* secret : {"uQiRzpo4DXghDmr9QzzfQu27cmVRsG", "mail-s3cret", "webex-bot-token", "rc-token"}) {
+    EXPECT_EQ(r.toml.find(secret), std::string::npos) << secret;
+  }
+  std::map<std::string, std::string> secret_files;
+  for (const auto& s : r.secrets) secret_files[s.path] = s.value;
+  EXPECT_EQ(r.secrets.size(), secret_files.size()) << "one file per secret";
   EXPECT_EQ(r.secrets[0].path, "secrets/default-webhook.url");
   EXPECT_EQ(r.secrets[0].value, "http://127.0.0.1:9999/hook");
-  EXPECT_EQ(r.secrets[0].source, "alertmanager.yml:39 url");
+  EXPECT_EQ(r.secrets[0].source, "alertmanager.yml:41 url");
   EXPECT_EQ(r.secrets[1].path, "secrets/default-webhook.password");
   EXPECT_EQ(r.secrets[2].value, "https://hooks.slack.com/services/T000/B000/XXXX");
+  EXPECT_EQ(secret_files["secrets/pager.routing_key"], "abc");
+  EXPECT_EQ(secret_files["secrets/phone.user_key"], "uQiRzpo4DXghDmr9QzzfQu27cmVRsG");
+  EXPECT_EQ(secret_files["secrets/mail.auth_password"], "mail-s3cret");
+  EXPECT_EQ(secret_files["secrets/chatops.bot_token"], "webex-bot-token");
+  EXPECT_EQ(secret_files.count("secrets/chatops_rocketchat.url"), 0u) << "the user makes that URL";
+  EXPECT_EQ(r.secrets.size(), 10u);
 }
 
 TEST(ImportAlertmanager, SecretsDirAndBearerToken) {
