@@ -219,11 +219,7 @@ class AlertmanagerConverter {
                  k == "pagerduty_url" || k == "opsgenie_api_url" || k == "opsgenie_api_key" ||
                  k == "opsgenie_api_key_file" || k == "webex_api_url" || k == "rocketchat_api_url") {
         // Applied to the receivers of that type that do not set their own (below).
-      } else if (k.rfind("smtp_", 0) == 0 || k.rfind("rocketchat", 0) == 0) {
-        problems_.add(kv.first, "global." + k + " is not carried over");
-      } else if (k.rfind("victorops", 0) == 0 || k.rfind("wechat", 0) == 0 || k.rfind("jira", 0) == 0 ||
-                 k.rfind("pushover", 0) == 0 || k.rfind("pagerduty", 0) == 0 || k.rfind("opsgenie", 0) == 0 ||
-                 k.rfind("webex", 0) == 0) {
+      } else if (k.rfind("victorops", 0) == 0 || k.rfind("wechat", 0) == 0 || k.rfind("jira", 0) == 0) {
         problems_.note(kv.first, "global." + k + " belongs to a receiver type promwatch does not have; not carried over");
       } else if (k == "telegram_api_url") {
         problems_.add(kv.first, "global.telegram_api_url: promwatch talks to api.telegram.org only; not carried over");
