@@ -168,9 +168,17 @@ class AlertmanagerConverter {
     return r;
   }
 
+  // The comments above `n` and the one at the end of its first line, before its table.
   void comments_before(const YAML::Node& n) {
     const int line = line_of(n);
     for (const auto& c : comments_.take_above(line)) out_ += c.empty() ? "#\n" : "# " + c + "\n";
+    eol_comments(line, line + 1);
+  }
+
+  // The end-of-line comments of lines [from, to) as comment lines: the keys of a table are
+  // written in promwatch's order, so a comment follows the table's keys rather than its key.
+  void eol_comments(int from, int to) {
+    for (const auto& c : comments_.take_trailing(from, to)) out_ += c.empty() ? "#\n" : "# " + c + "\n";
   }
 
   std::string str(const YAML::Node& n) {
@@ -270,6 +278,7 @@ class AlertmanagerConverter {
       out_ += "intervals = [";
       for (std::size_t i = 0; i < specs.size(); ++i) out_ += (i ? ",\n  " : "\n  ") + specs[i];
       out_ += specs.empty() ? "]\n" : ",\n]\n";
+      eol_comments(line_of(ti) + 1, last_line(ti) + 1);
     }
   }
 
@@ -644,6 +653,7 @@ class AlertmanagerConverter {
         problems_.add(kv.first, "receiver \"" + name + "\": " + k + " (" + type + ") is not carried over");
       }
     }
+    eol_comments(line_of(cfg) + 1, last_line(cfg) + 1);
   }
 
   // A key of an integration's config, else its global default (`smtp_from` for email's
@@ -948,6 +958,7 @@ class AlertmanagerConverter {
       if ((split && k + 1 < copies) || continues) out_ += "continue = true\n";
       out_ += intervals;
     }
+    eol_comments(line_of(r) + 1, has_children ? line_of(children[0]) : last_line(r) + 1);
     if (has_children) {
       for (const auto& c : children) {
         out_ += "\n";
@@ -976,6 +987,7 @@ class AlertmanagerConverter {
           problems_.add(kv.first, where + ": unknown key \"" + kv.first.Scalar() + "\"; not carried over");
         }
       }
+      eol_comments(line_of(ir) + 1, last_line(ir) + 1);
     }
   }
 
