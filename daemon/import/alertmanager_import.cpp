@@ -404,16 +404,7 @@ class AlertmanagerConverter {
       return false;
     };
     auto text_key = [&](const std::string& yaml_key, const std::string& toml) {
-      handled.insert(yaml_key);
-      if (!cfg[yaml_key]) return;
-      const std::string v = str(cfg[yaml_key]);
-      if (uses_builtin_template(v)) {
-        problems_.note(cfg[yaml_key], "receiver \"" + name + "\": " + yaml_key +
-                                          " uses an Alertmanager built-in template; promwatch's own default for " +
-                                          type + " is used instead");
-        return;
-      }
-      keys.emplace_back(toml, v);
+      template_key(name, type, cfg, yaml_key, toml, keys, handled);
     };
     const YAML::Node& g = global_;  // const: operator[] on a non-const node inserts the key
     auto own_or_global = [&](const std::string& yaml_key, const std::string& global_key) {
@@ -656,6 +647,22 @@ class AlertmanagerConverter {
     eol_comments(line_of(cfg) + 1, last_line(cfg) + 1);
   }
 
+  // A title/text template as `toml`; one that only calls an Alertmanager built-in template is
+  // left to promwatch's own default for `type` (noted).
+  void template_key(const std::string& name, const std::string& type, const YAML::Node& cfg, const std::string& yaml_key,
+                    const std::string& toml, Entries& keys, std::set<std::string>& handled) {
+    handled.insert(yaml_key);
+    if (!cfg[yaml_key]) return;
+    const std::string v = str(cfg[yaml_key]);
+    if (uses_builtin_template(v)) {
+      problems_.note(cfg[yaml_key], "receiver \"" + name + "\": " + yaml_key +
+                                        " uses an Alertmanager built-in template; promwatch's own default for " + type +
+                                        " is used instead");
+      return;
+    }
+    keys.emplace_back(toml, v);
+  }
+
   // A key of an integration's config, else its global default (`smtp_from` for email's
   // `from`); nullopt when neither is set.
   std::optional<YAML::Node> setting(const YAML::Node& cfg, const std::string& key, const std::string& global_key) const {
@@ -705,19 +712,8 @@ class AlertmanagerConverter {
     if (const auto v = pick("require_tls", "smtp_require_tls")) {
       raw.push_back(std::string("require_tls = ") + (str(*v) == "false" ? "false" : "true"));
     }
-    auto template_key = [&](const std::string& yaml_key, const std::string& toml) {
-      handled.insert(yaml_key);
-      if (!cfg[yaml_key]) return;
-      const std::string v = str(cfg[yaml_key]);
-      if (uses_builtin_template(v)) {
-        problems_.note(cfg[yaml_key], "receiver \"" + name + "\": " + yaml_key +
-                                          " uses an Alertmanager built-in template; promwatch's own default for email is used instead");
-      } else {
-        keys.emplace_back(toml, v);
-      }
-    };
-    template_key("text", "text");
-    template_key("html", "html");
+    template_key(name, "email", cfg, "text", "text", keys, handled);
+    template_key(name, "email", cfg, "html", "html", keys, handled);
     handled.insert("headers");
     if (cfg["headers"] && cfg["headers"].IsMap()) {
       Entries headers;
@@ -756,17 +752,8 @@ class AlertmanagerConverter {
     handled.insert("icon_url");
     if (cfg["emoji"]) keys.emplace_back("emoji", str(cfg["emoji"]));
     else if (cfg["icon_url"]) keys.emplace_back("avatar", str(cfg["icon_url"]));
-    for (const char* k : {"title", "text"}) {
-      handled.insert(k);
-      if (!cfg[k]) continue;
-      const std::string v = str(cfg[k]);
-      if (uses_builtin_template(v)) {
-        problems_.note(cfg[k], "receiver \"" + name + "\": " + k +
-                                   " uses an Alertmanager built-in template; promwatch's own default for rocketchat is used instead");
-      } else {
-        keys.emplace_back(k, v);
-      }
-    }
+    template_key(name, "rocketchat", cfg, "title", "title", keys, handled);
+    template_key(name, "rocketchat", cfg, "text", "text", keys, handled);
     for (const char* k : {"color", "title_link", "fields", "short_fields", "image_url", "thumb_url", "link_names", "actions"}) {
       handled.insert(k);
       if (cfg[k]) {
