@@ -225,7 +225,9 @@ class AlertmanagerConverter {
       } else if (k == "smtp_from" || k == "smtp_smarthost" || k == "smtp_hello" || k == "smtp_auth_username" ||
                  k == "smtp_auth_password" || k == "smtp_auth_password_file" || k == "smtp_require_tls" ||
                  k == "pagerduty_url" || k == "opsgenie_api_url" || k == "opsgenie_api_key" ||
-                 k == "opsgenie_api_key_file" || k == "webex_api_url" || k == "rocketchat_api_url") {
+                 k == "opsgenie_api_key_file" || k == "webex_api_url" || k == "rocketchat_api_url" ||
+                 k == "rocketchat_token" || k == "rocketchat_token_file" || k == "rocketchat_token_id" ||
+                 k == "rocketchat_token_id_file") {
         // Applied to the receivers of that type that do not set their own (below).
       } else if (k.rfind("victorops", 0) == 0 || k.rfind("wechat", 0) == 0 || k.rfind("jira", 0) == 0) {
         problems_.note(kv.first, "global." + k + " belongs to a receiver type promwatch does not have; not carried over");
@@ -735,17 +737,25 @@ class AlertmanagerConverter {
   }
 
   // rocketchat_configs: Alertmanager posts through Rocket.Chat's REST API (chat.postMessage with
-  // token_id/token); promwatch posts to an incoming webhook integration, whose URL the user makes.
+  // token_id/token), which promwatch's rocketchat receiver speaks too.
   void rocketchat(const std::string& name, const YAML::Node& cfg, Entries& keys, std::set<std::string>& handled) {
-    std::string path = options_.secrets_dir;
-    if (!path.empty() && path.back() != '/') path += '/';
-    path += slug(name) + ".url";
-    keys.emplace_back("url_file", path);
+    const YAML::Node& g = global_;
+    handled.insert("api_url");
+    const auto api_url = setting(cfg, "api_url", "rocketchat_api_url");
+    keys.emplace_back("api_url", api_url ? str(*api_url) : "https://open.rocket.chat");
+    for (const char* k : {"token_id", "token"}) {
+      const std::string key = k;
+      handled.insert(key);
+      handled.insert(key + "_file");
+      if (cfg[key] || cfg[key + "_file"]) {
+        emit_secret(keys, cfg, key, key, name, key);
+      } else if (g && (g["rocketchat_" + key] || g["rocketchat_" + key + "_file"])) {
+        emit_secret(keys, g, "rocketchat_" + key, key, name, key);
+      } else {
+        problems_.add(cfg, "receiver \"" + name + "\": rocketchat without " + key + " (nor global.rocketchat_" + key + ")");
+      }
+    }
     const std::string channel = cfg["channel"] ? str(cfg["channel"]) : "";
-    problems_.add(cfg, "receiver \"" + name + "\": rocketchat token_id/token (the REST API) are not carried over: create an "
-                       "incoming webhook integration" + (channel.empty() ? std::string() : " for " + channel) +
-                       " in Rocket.Chat and put its URL into " + path);
-    for (const char* k : {"token", "token_file", "token_id", "token_id_file", "api_url"}) handled.insert(k);
     handled.insert("channel");
     if (!channel.empty()) keys.emplace_back("channel", channel);
     handled.insert("emoji");

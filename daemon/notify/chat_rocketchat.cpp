@@ -8,6 +8,12 @@
 // integration that is disabled or points at a missing room, 404 for an unknown hook, 429
 // "error-too-many-requests" when rate limited), and an HTTP 200 without success:true is a
 // failure too. A message holds 5,000 characters (Message_MaxAllowedSize).
+//
+// Or, as Alertmanager's rocketchat_config does, through the REST API: POST
+// {api_url}/api/v1/chat.postMessage with `X-User-Id: <token_id>` and `X-Auth-Token: <token>` (a
+// personal access token) and the same body with a required channel; it answers the same way
+// ({"success":true,"message":…}; 401 {"status":"error","message":"You must be logged in to do
+// this."} for a bad token).
 
 #include "chat_common.hpp"
 #include "receiver_types.hpp"
@@ -16,6 +22,9 @@ namespace promwatch::chat {
 namespace {
 
 struct RocketchatSettings final : ReceiverSettings {
+  std::string api_url;   ///< REST API mode: the server's base URL (else the webhook `url`)
+  std::string token_id;  ///< REST API: the user id, secret
+  std::string token;     ///< REST API: the personal access token, secret
   std::string channel;  ///< "#room" or "@user" override; empty: the integration's
   std::string alias;    ///< the sender name shown
   std::string emoji;    ///< ":bell:" as the avatar
@@ -29,6 +38,18 @@ class RocketchatReceiver final : public ChatReceiver {
     type_ = msg_type("card");
   }
 
+  std::string destination() const override { return endpoint() + "#" + s_->token_id + "#" + s_->token; }
+
+  std::vector<HttpRequest> build_requests(const Notification& n, std::string* error) const override {
+    std::vector<HttpRequest> out = ChatReceiver::build_requests(n, error);
+    if (s_->api_url.empty()) return out;
+    for (auto& r : out) {
+      r.headers.emplace_back("X-User-Id", s_->token_id);
+      r.headers.emplace_back("X-Auth-Token", s_->token);
+    }
+    return out;
+  }
+
   DeliveryJudgement judge(const HttpResponse& response) const override {
     nlohmann::json j = parse_json(response.body);
     DeliveryJudgement out = judge_http(response, "rocketchat");
@@ -40,13 +61,28 @@ class RocketchatReceiver final : public ChatReceiver {
       return out;
     }
     if (response.status > 0) {
-      const std::string error = json_string(j, "error");
+      std::string error = json_string(j, "error");
+      if (error.empty()) error = json_string(j, "message");  // the REST API's authentication errors
       if (!error.empty()) out.reason = "rocketchat: HTTP " + std::to_string(response.status) + ": " + excerpt(error);
     }
     return out;
   }
 
  protected:
+  bool validate(std::string* error) const override {
+    if (s_->api_url.empty()) return ChatReceiver::validate(error);
+    if (!s_->api_url.starts_with("http://") && !s_->api_url.starts_with("https://")) {
+      if (error) *error = "api_url must be http or https";
+      return false;
+    }
+    return true;
+  }
+  std::string endpoint() const override {
+    if (s_->api_url.empty()) return config().url;
+    std::string base = s_->api_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base + "/api/v1/chat.postMessage";
+  }
   Markup markup() const override { return Markup::CommonMark; }
   ChatLimits limits() const override {
     ChatLimits l;
@@ -83,6 +119,29 @@ class RocketchatReceiver final : public ChatReceiver {
 
 void read_rocketchat_keys(ReceiverKeys& keys, ReceiverConfig& out) {
   auto s = std::make_shared<RocketchatSettings>();
+  const bool webhook = keys.has("url") || keys.has("url_file");
+  const bool rest = keys.has("api_url") || keys.has("token") || keys.has("token_file") || keys.has("token_id") ||
+                    keys.has("token_id_file");
+  if (webhook && rest) {
+    keys.error_at_table("rocketchat receivers post to an incoming webhook (url) or through the REST API (api_url, "
+                        "token_id, token), not both");
+  } else if (!webhook && !rest) {
+    keys.error_at_table("missing required key \"url\" (or \"url_file\"; or api_url, token_id and token for the REST API) "
+                        "in [[receivers]] of type rocketchat");
+  } else if (rest) {
+    if (keys.require("api_url")) {
+      if (auto v = keys.url("api_url", false)) s->api_url = *v;
+    }
+    for (std::string_view key : {"token_id", "token"}) {
+      keys.require_secret(key);
+      if (auto v = keys.secret(key)) {
+        (key == "token" ? s->token : s->token_id) = *v;
+        out.settings_secrets.push_back(*v);
+      }
+    }
+    // chat.postMessage needs a destination; an incoming integration has its own.
+    keys.require("channel");
+  }
   if (auto v = keys.string("channel")) s->channel = *v;
   if (auto v = keys.string("alias")) s->alias = *v;
   if (auto v = keys.string("emoji")) s->emoji = *v;
@@ -98,7 +157,8 @@ void read_rocketchat_keys(ReceiverKeys& keys, ReceiverConfig& out) {
 ReceiverTypeSpec rocketchat_receiver_type() {
   ReceiverTypeSpec spec;
   spec.name = "rocketchat";
-  spec.keys = {"channel", "alias", "emoji", "avatar"};
+  spec.url = ReceiverUrl::Optional;  // or api_url with token_id and token
+  spec.keys = {"channel", "alias", "emoji", "avatar", "api_url", "token_id", "token_id_file", "token", "token_file"};
   spec.msg_types = {"text", "card"};
   spec.read = &read_rocketchat_keys;
   spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {

@@ -574,6 +574,41 @@ TEST(ChatRocketchat, SuccessTrueRetriesAndPermanentErrors) {
   EXPECT_NE(json::parse(reqs[2].body)["attachments"][0]["title"].get<std::string>().find("RESOLVED"), std::string::npos);
 }
 
+// Alertmanager's way: chat.postMessage on the REST API with a personal access token.
+TEST(ChatRocketchat, RestApiWithAccessToken) {
+  TempDir dir;
+  auto check = [](const TestRequest& r, std::vector<std::string>& problems) {
+    if (r.path != "/api/v1/chat.postMessage") problems.push_back("path " + r.path);
+    auto header = [&](const char* k) { return r.headers.count(k) ? r.headers.at(k) : std::string(); };
+    if (header("x-user-id") != "RCUSERID" || header("x-auth-token") != "RCPAT") problems.push_back("credentials");
+    json b = json::parse(r.body, nullptr, false);
+    if (b.value("channel", "") != "#ops") problems.push_back("channel");
+    if (!b.contains("attachments")) problems.push_back("attachments");
+  };
+  Platform p(check, {json_answer(200, R"({"ts":1764885600000,"channel":"ops","message":{"_id":"x","msg":""},"success":true})"),
+                     json_answer(401, R"({"status":"error","message":"You must be logged in to do this."})")});
+  auto rc = load_receiver(dir, "name = \"rc\"\ntype = \"rocketchat\"\napi_url = \"" + p.url() + "/\"\ntoken_id = \"RCUSERID\"\n"
+                                   "token_file = \"" + dir.write("pat", "RCPAT\n").string() + "\"\nchannel = \"#ops\"\n");
+  Harness h;
+  EXPECT_EQ(h.deliver(rc, sample("rc")).result, "success");
+  DeliveryReport r = h.deliver(rc, sample("rc"));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_NE(r.reason.find("You must be logged in to do this."), std::string::npos) << r.reason;
+  expect_no_secret(h, {"RCUSERID", "RCPAT"});
+  EXPECT_EQ(p.problems(), std::vector<std::string>{});
+
+  // One of the two ways, and the REST API needs its channel.
+  auto bad = dir.write("bad.toml", "[datasource]\nurl = \"http://127.0.0.1:9\"\n[[receivers]]\nname = \"a\"\ntype = \"rocketchat\"\n"
+                                   "url = \"http://x/hooks/a/b\"\ntoken = \"t\"\n[[receivers]]\nname = \"b\"\ntype = \"rocketchat\"\n"
+                                   "api_url = \"http://x\"\ntoken_id = \"u\"\ntoken = \"t\"\n");
+  std::vector<std::string> errors;
+  for (const auto& e : load_config(bad.string()).errors) errors.push_back(e.message);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "rocketchat receivers post to an incoming webhook (url) or through the REST API (api_url, token_id, "
+                        "token), not both",
+                        "missing required key \"channel\" in [[receivers]]"}));
+}
+
 const std::string kWebexToken = "NjA5ZWJkMmQtWEBEXTOKEN";
 const std::string kWebexRoom = "Y2lzY29zcGFyazovL3VzL1JPT00vYmJjZWIxYWQ";
 

@@ -247,8 +247,9 @@ TEST(ImportAlertmanager, Golden) {
   EXPECT_EQ(secret_files["secrets/phone.user_key"], "uQiRzpo4DXghDmr9QzzfQu27cmVRsG");
   EXPECT_EQ(secret_files["secrets/mail.auth_password"], "mail-s3cret");
   EXPECT_EQ(secret_files["secrets/chatops.bot_token"], "webex-bot-token");
-  EXPECT_EQ(secret_files.count("secrets/chatops_rocketchat.url"), 0u) << "the user makes that URL";
-  EXPECT_EQ(r.secrets.size(), 10u);
+  EXPECT_EQ(secret_files["secrets/chatops_rocketchat.token"], "rc-token");
+  EXPECT_EQ(secret_files["secrets/chatops_rocketchat.token_id"], "uid");
+  EXPECT_EQ(r.secrets.size(), 12u);
 }
 
 TEST(ImportAlertmanager, SecretsDirAndBearerToken) {
