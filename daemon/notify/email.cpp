@@ -454,11 +454,7 @@ ReceiverTypeSpec email_receiver_type() {
                "auth_password", "auth_password_file", "auth_mechanism",
                "require_tls",   "html"};
   spec.read = &read_email_keys;
-  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    auto settings = std::dynamic_pointer_cast<const EmailSettings>(build.config.settings);
-    if (!settings) return nullptr;  // not loaded through the table
-    return std::make_shared<EmailReceiver>(build, std::move(settings));
-  };
+  spec.make = &make_with_settings<EmailReceiver, EmailSettings>;
   return spec;
 }
 

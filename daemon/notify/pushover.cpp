@@ -187,11 +187,7 @@ ReceiverTypeSpec pushover_receiver_type() {
   spec.url = ReceiverUrl::Optional;  // https://api.pushover.net/1/messages.json by default
   spec.keys = {"user_key", "user_key_file", "token", "token_file", "priority", "retry", "expire", "sound", "device"};
   spec.read = &read_pushover_keys;
-  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    auto settings = std::dynamic_pointer_cast<const PushoverSettings>(build.config.settings);
-    if (!settings) return nullptr;  // not loaded through the table
-    return std::make_shared<PushoverReceiver>(build, std::move(settings));
-  };
+  spec.make = &make_with_settings<PushoverReceiver, PushoverSettings>;
   return spec;
 }
 

@@ -5,10 +5,21 @@
 // Adding a type: write its file with a `<name>_receiver_type()`, declare it here and list it
 // in receiver_types.cpp.
 
+#include <memory>
+
 #include "promwatch/config.hpp"
 #include "promwatch/delivery.hpp"
 
 namespace promwatch {
+
+/// The `make` of a type whose receiver `R` is built from `ReceiverBuild` and the settings `S`
+/// its `read` left in the config: null when the config did not come through the loader.
+template <typename R, typename S>
+std::shared_ptr<const Receiver> make_with_settings(const ReceiverBuild& build) {
+  auto settings = std::dynamic_pointer_cast<const S>(build.config.settings);
+  if (!settings) return nullptr;  // not loaded through the table
+  return std::make_shared<R>(build, std::move(settings));
+}
 
 ReceiverTypeSpec webhook_receiver_type();
 

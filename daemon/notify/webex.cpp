@@ -121,11 +121,7 @@ ReceiverTypeSpec webex_receiver_type() {
   spec.url = ReceiverUrl::None;  // api_url
   spec.keys = {"bot_token", "bot_token_file", "room_id", "api_url"};
   spec.read = &read_webex_keys;
-  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    auto settings = std::dynamic_pointer_cast<const WebexSettings>(build.config.settings);
-    if (!settings) return nullptr;  // not loaded through the table
-    return std::make_shared<WebexReceiver>(build, std::move(settings));
-  };
+  spec.make = &make_with_settings<WebexReceiver, WebexSettings>;
   return spec;
 }
 
