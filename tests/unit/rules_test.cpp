@@ -1516,3 +1516,13 @@ TEST(FlapDetection, LimitCountsAlertsHeldByKeepFiringExpr) {
   EXPECT_EQ(rule.last_error(), "exceeded limit of 2 with 3 alerts");
   EXPECT_EQ(states(rule), "a=firing b=firing");
 }
+
+TEST(FlapDetection, AWallClockStepMovesTheCountedChanges) {
+  AlertingRule rule = make_rule(flapping_config(10min, 3));
+  alternate(rule, 0, 2, true);  // changes at 0 and 60
+  rule.shift_clock(1h);
+  // 60 s after the last change on the new timeline: the third change within the window.
+  auto res = rule.evaluate(ok_instances({"a"}), T(3600 + 120));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].flap, FlapNotice::Started);
+}
