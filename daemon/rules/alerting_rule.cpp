@@ -341,6 +341,7 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
   const auto started = std::chrono::steady_clock::now();
   ++eval_counter_;
   last_evaluation_ = ts;
+  alerts_updated_ = false;
   EvaluationResult result;
   answers_ = answers;
   auto finish = [&]() {
@@ -359,6 +360,7 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
   if (!outcome.ok) {
     fail(outcome.error);
     if (config_.on_error == OnError::Alerting) {
+      alerts_updated_ = true;
       std::vector<Candidate> candidates;
       if (!datasource_down) {
         candidates.push_back(make_candidate(empty_labels(), 0, "promwatch_error"));
@@ -416,6 +418,7 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
   }
 
   apply(candidates, ts, MissingScope::All, {}, result);
+  alerts_updated_ = true;
   health_ = RuleHealth::Ok;
   last_error_.clear();
   result.ok = true;
@@ -486,6 +489,7 @@ void AlertingRule::take_alerts_from(AlertingRule& old) {
                                 context_.external_url == old.context_.external_url;
   active_ = std::move(old.active_);
   old.active_.clear();  // a moved-from map is valid but unspecified
+  written_ = std::exchange(old.written_, {});
   if (!same_annotations) {
     for (auto& [fp, e] : active_) e.annotations_valid = false;
   }
