@@ -484,6 +484,7 @@ LoadResult load_config(const std::string& path, const EnvLookup& env) {
   if (!config.remote_write) {
     for (const auto& group : config.groups) {
       for (const auto& rule : group.recording_rules) {
+        if (rule.record.empty()) continue;  // its own error was reported
         diag.errors.push_back({rule.pos, "recording rule \"" + rule.record +
                                              "\" needs [remote_write] in the main config: its results are written there"});
       }
