@@ -12,7 +12,9 @@
 #include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "promwatch/time.hpp"
@@ -235,6 +237,37 @@ TEST_F(Recording, RulesApiListsRecordingRulesAsPrometheus) {
   // `type=record` keeps only recording rules, as in Prometheus.
   json only = json::parse(http_get(promwatch_->url() + "/api/v1/rules?type=record").body);
   ASSERT_EQ(only["data"]["groups"][0]["rules"].size(), 1u);
+}
+
+// Remote write never holds evaluation up: with the endpoint refusing connections, every group
+// slot is still evaluated on time (lastEvaluation moves one interval per second).
+TEST_F(Recording, DownRemoteWriteEndpointDoesNotDelayEvaluation) {
+  PromwatchProcess down(R"([global]
+rule_files = ["rules.toml"]
+state_dir = "{{DIR}}/state"
+[datasource]
+url = ")" + source_->url() + R"("
+timeout = "2s"
+[server]
+listen = "{{LISTEN}}"
+[remote_write]
+url = "http://127.0.0.1:)" + std::to_string(free_port()) + R"(/api/v1/write"
+)",
+                        {{"rules.toml", kPromwatchRules}});
+  ASSERT_TRUE(down.wait_healthy());
+  auto last_evaluation = [&]() -> std::optional<TimePoint> {
+    json j = json::parse(http_get(down.url() + "/api/v1/rules").body, nullptr, false);
+    if (j.is_discarded() || j["data"]["groups"].empty()) return std::nullopt;
+    return parse_time(j["data"]["groups"][0]["rules"][0]["lastEvaluation"].get<std::string>());
+  };
+  ASSERT_TRUE(wait_until([&] { return last_evaluation() && *last_evaluation() != TimePoint{}; }, 10s));
+  const TimePoint first = *last_evaluation();
+  const auto started = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(5s);
+  const TimePoint later = *last_evaluation();
+  const auto waited = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
+  // Slots are whole intervals: at most one behind what the wall clock allows.
+  EXPECT_GE(later - first, waited - 1500ms) << down.process().log();
 }
 
 }  // namespace
