@@ -7,7 +7,8 @@ then a fixed measurement window, during which we read from /proc its own CPU sec
 (utime+stime) and at the end its peak RSS (VmHWM), from its own /metrics the rule evaluations it
 did, and from a local sink the notifications it delivered.
 
-Sub-commands used internally: `sink PORT` (counts POSTs), `fakeds PORT LOG` (a datasource that
+Sub-commands used internally: `sink PORT` (counts POSTs, and the samples of remote-write ones),
+`fakeds PORT LOG` (a datasource that
 answers empty vectors and logs query arrival lateness, for the jitter phase).
 """
 
@@ -39,7 +40,7 @@ WARMUP_W3 = env_int("BENCH_WARMUP_W3", 60)   # vmalert needs ~50 s for its first
 WARMUP_BASE = env_int("BENCH_WARMUP_BASE", 30)
 JITTER_WINDOW = env_int("BENCH_JITTER_WINDOW", 45)
 PORT_BASE = env_int("BENCH_PORT_BASE", 18400)
-WORKLOADS = os.environ.get("BENCH_WORKLOADS", "1,2,3,4").split(",")
+WORKLOADS = os.environ.get("BENCH_WORKLOADS", "1,2,3,4,5").split(",")
 DAEMONS = os.environ.get("BENCH_DAEMONS", "vmalert,promwatch").split(",")
 PROMWATCH = os.environ.get("PROMWATCH_BIN", os.path.join(ROOT, "build-bench", "promwatch"))
 VMALERT = os.environ.get("VMALERT_BIN", "/usr/bin/vmalert")
@@ -181,6 +182,12 @@ def workload(n):
                        for i in range(10000) for s in range(10))
         return dict(rules=rules, data=data, metric="bench_w3", series=100000, interval=15, alerts=100000,
                     resend=False)
+    if n == "5":
+        # Workload 2's data through one recording rule: 10,000 samples written per evaluation.
+        data = workload("2")["data"]
+        rules = [dict(group="w5", record="bench_rw:w2:x2", expr="bench_w2 * 2")]
+        return dict(rules=rules, data=data, metric="bench_w2", series=10000, interval=5, alerts=0,
+                    resend=False, remote_write=True)
     raise ValueError(n)
 
 
@@ -199,6 +206,9 @@ def write_vmalert_rules(path, w):
     for g, rs in groups_of(w["rules"]).items():
         out += [f"- name: {g}", f"  interval: {w['interval']}s", "  rules:"]
         for r in rs:
+            if "record" in r:
+                out += [f"  - record: {r['record']}", f"    expr: '{r['expr']}'", "    labels: {source: bench}"]
+                continue
             out += [f"  - alert: {r['alert']}", f"    expr: '{r['expr']}'",
                     "    labels: {severity: warning}",
                     f"    annotations: {{summary: '{SUMMARY}'}}"]
@@ -211,6 +221,10 @@ def write_promwatch_config(dirname, w, datasource_port):
     for g, rs in groups_of(w["rules"]).items():
         out += ["[[groups]]", f'name = "{g}"', f'interval = "{w["interval"]}s"', ""]
         for r in rs:
+            if "record" in r:
+                out += ["[[groups.rules]]", f'record = "{r["record"]}"', f"expr = '{r['expr']}'",
+                        'labels = { source = "bench" }', ""]
+                continue
             out += ["[[groups.rules]]", f'alert = "{r["alert"]}"', f"expr = '{r['expr']}'",
                     'labels = { severity = "warning" }', f"annotations = {{ summary = '{SUMMARY}' }}", ""]
     with open(os.path.join(dirname, "rules.toml"), "w") as f:
@@ -221,6 +235,14 @@ def write_promwatch_config(dirname, w, datasource_port):
 [[alertmanagers]]
 url = "http://127.0.0.1:{SINK_PORT}"
 resend_delay = "{w['interval']}s"
+"""
+    if w.get("remote_write"):
+        # vmalert's defaults are the same: batches of 1,000, a queue of 100,000.
+        am += f"""
+[remote_write]
+url = "http://127.0.0.1:{SINK_PORT}/api/v1/write"
+max_samples_per_send = 1000
+queue_capacity = 100000
 """
     cfg = f"""[global]
 evaluation_interval = "{w['interval']}s"
@@ -269,6 +291,8 @@ def start_daemon(name, w, workdir, datasource_port):
         # workloads 1-3 measure evaluation, so it sends once like promwatch's webhook route.
         if not w["resend"]:
             args.append("-rule.resendDelay=1h")
+        if w.get("remote_write"):
+            args.append(f"-remoteWrite.url=http://127.0.0.1:{SINK_PORT}")  # it appends /api/v1/write
         # Newer vmalert counts evaluations per rule; Debian's 1.79 has only the global counter.
         metric = ("vmalert_alerting_rules_evaluations_total", "vmalert_execution_total")
     else:
@@ -316,7 +340,8 @@ def measure(name, w, workdir, warmup, window, datasource_port=VM_PORT, on_window
         anon = proc_status(p.pid, "RssAnon")
         alerts = count_alerts(name)
         r = dict(cpu=c1 - c0, elapsed=elapsed, evals=m1 - m0, hwm=hwm, rss=rss, anon=anon,
-                 notif=s1["requests"] - s0["requests"], notif_bytes=s1["bytes"] - s0["bytes"], alerts=alerts)
+                 notif=s1["requests"] - s0["requests"], notif_bytes=s1["bytes"] - s0["bytes"], alerts=alerts,
+                 rw_samples=s1["samples"] - s0["samples"])
         if name == "promwatch":
             # The scheduler's own view of its jitter (microsecond clock, bucketed).
             delay = "promwatch_group_evaluation_start_delay_seconds"
@@ -324,7 +349,8 @@ def measure(name, w, workdir, warmup, window, datasource_port=VM_PORT, on_window
             r["delay_p50"], r["delay_rounds"] = quantile_bound(b0, b1, 0.50)
             r["delay_p99"], _ = quantile_bound(b0, b1, 0.99)
         log(f"{name}: cpu {r['cpu']:.2f}s evals {r['evals']:.0f} hwm {hwm / 2**20:.1f}MiB "
-            f"anon {anon / 2**20:.1f}MiB notifications {r['notif']} firing {alerts}")
+            f"anon {anon / 2**20:.1f}MiB notifications {r['notif']} firing {alerts} "
+            f"remote-write samples {r['rw_samples']}")
         return r
     finally:
         stop(p, 15)
@@ -429,12 +455,102 @@ def load_data(w):
 
 # ---------------------------------------------------------------- helper servers
 
+def snappy_uncompress(data):
+    """Snappy's block format (what remote write sends), decoded: a varint length, then literals
+    and back-references."""
+    def varint(buf, i):
+        shift = value = 0
+        while True:
+            b = buf[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            if b < 0x80:
+                return value, i
+            shift += 7
+    length, i = varint(data, 0)
+    out = bytearray()
+    while i < len(data):
+        tag = data[i]
+        i += 1
+        kind = tag & 3
+        if kind == 0:
+            n = tag >> 2
+            if n >= 60:
+                extra = n - 59
+                n = int.from_bytes(data[i:i + extra], "little")
+                i += extra
+            n += 1
+            out += data[i:i + n]
+            i += n
+            continue
+        if kind == 1:
+            n = ((tag >> 2) & 7) + 4
+            offset = ((tag >> 5) << 8) | data[i]
+            i += 1
+        else:
+            n = (tag >> 2) + 1
+            width = 2 if kind == 2 else 4
+            offset = int.from_bytes(data[i:i + width], "little")
+            i += width
+        start = len(out) - offset
+        if offset >= n:
+            out += out[start:start + n]
+        else:
+            for k in range(n):
+                out.append(out[start + k])
+    if len(out) != length:
+        raise ValueError("snappy: length mismatch")
+    return bytes(out)
+
+
+def count_write_request_samples(raw):
+    """Samples in a protobuf prometheus.WriteRequest: field 2 of every TimeSeries (field 1)."""
+    def fields(buf):
+        i = 0
+        while i < len(buf):
+            key = shift = 0
+            while True:
+                b = buf[i]
+                i += 1
+                key |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            wire = key & 7
+            if wire == 0:
+                while buf[i] & 0x80:
+                    i += 1
+                i += 1
+                yield key >> 3, None
+            elif wire == 1:
+                i += 8
+                yield key >> 3, None
+            elif wire == 5:
+                i += 4
+                yield key >> 3, None
+            elif wire == 2:
+                n = shift = 0
+                while True:
+                    b = buf[i]
+                    i += 1
+                    n |= (b & 0x7F) << shift
+                    shift += 7
+                    if b < 0x80:
+                        break
+                yield key >> 3, buf[i:i + n]
+                i += n
+            else:
+                raise ValueError(f"protobuf: wire type {wire}")
+    return sum(1 for f, ts in fields(raw) if f == 1 for g, _ in fields(ts) if g == 2)
+
+
 def serve_sink(port):
     """Counts every request (Alertmanager v2 POSTs from vmalert and promwatch's forwarder,
-    webhook POSTs from promwatch's receiver) and answers 200 at once, keep-alive."""
+    webhook POSTs from promwatch's receiver, remote-write POSTs: bytes as sent, and the samples
+    in them) and answers 200 at once, keep-alive."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     lock = threading.Lock()
-    counts = {"requests": 0, "bytes": 0}
+    counts = {"requests": 0, "bytes": 0, "samples": 0, "bad_writes": 0}
 
     class H(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -446,17 +562,17 @@ def serve_sink(port):
         def _body(self):
             n = int(self.headers.get("Content-Length") or 0)
             if n:
-                return len(self.rfile.read(n))
+                return self.rfile.read(n)
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                total = 0
+                chunks = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0], 16)
                     if size == 0:
                         self.rfile.readline()
-                        return total
-                    total += len(self.rfile.read(size))
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
                     self.rfile.readline()
-            return 0
+            return b""
 
         def _reply(self, code, body=b""):
             self.send_response(code)
@@ -466,11 +582,19 @@ def serve_sink(port):
             self.wfile.write(body)
 
         def do_POST(self):
-            n = self._body()
+            body = self._body()
+            samples, bad = 0, 0
+            if self.headers.get("Content-Encoding", "").lower() == "snappy":
+                try:
+                    samples = count_write_request_samples(snappy_uncompress(body))
+                except (ValueError, IndexError):
+                    bad = 1
             with lock:
                 counts["requests"] += 1
-                counts["bytes"] += n
-            self._reply(200)
+                counts["bytes"] += len(body)
+                counts["samples"] += samples
+                counts["bad_writes"] += bad
+            self._reply(400 if bad else 200)
 
         def do_GET(self):
             with lock:
@@ -621,7 +745,8 @@ def pct(xs, p):
 
 def print_table(results, extra):
     names = {"1": "1: 1,000 rules x 1 series, 5s", "2": "2: 1 rule x 10,000 series, 5s",
-             "3": "3: 10,000 rules, 100,000 alerts, 15s", "4": "4: as 1, re-sent every evaluation"}
+             "3": "3: 10,000 rules, 100,000 alerts, 15s", "4": "4: as 1, re-sent every evaluation",
+             "5": "5: 1 recording rule x 10,000 series -> remote write, 5s"}
     vm, pw = "vmalert", "promwatch"
     print(f"\nwindow {WINDOW}s per daemon per workload (after warm-up {WARMUP}s, w3 {WARMUP_W3}s; baseline {WARMUP_BASE}s + {JITTER_WINDOW}s); "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {cpu_model()}, {os.cpu_count()} CPUs\n")
@@ -645,6 +770,16 @@ def print_table(results, extra):
         ok = a["cpu"] <= b["cpu"] / 10 and a["hwm"] <= b["hwm"] / 2
         print(f"| {names[n]} | {fmt_ratio(a['cpu'], b['cpu'])} | {pe:.3f} | {fmt_ratio(a['hwm'], b['hwm'])} | "
               f"{fmt_ratio(a['anon'], b['anon'])} | {'met' if ok else 'MISSED'} (CPU <= 0.1, RSS <= 0.5) |")
+    rw = [(d, results[("5", d)]) for d in DAEMONS if ("5", d) in results]
+    if rw:
+        print("\nworkload 5, remote write of a recording rule's results (the sink decodes every request):\n")
+        print("| daemon | samples written | requests | bytes on the wire | CPU s | CPU ms / 10k samples | bytes / 10k samples |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for d, r in rw:
+            n = r["rw_samples"]
+            cpu = f"{1e4 * 1e3 * r['cpu'] / n:.1f}" if n else "n/a"
+            size = f"{1e4 * r['notif_bytes'] / n:.0f}" if n else "n/a"
+            print(f"| {d} | {n} | {r['notif']} | {r['notif_bytes']} | {r['cpu']:.2f} | {cpu} | {size} |")
     if extra:
         print("\nworkload 3 baseline (same 10,000 rules, datasource answering empty vectors):\n")
         print("| daemon | peak RSS MiB, no alerts | bytes per active alert (peak RSS) | (RssAnon) | eval start lateness p50 / p99 / max ms (slots) |")

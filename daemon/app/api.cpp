@@ -577,6 +577,10 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
     std::string_view cls = c.role == ClusterRole::Leader ? "good" : c.role == ClusterRole::Follower ? "" : "bad";
     page += card(cls, std::string(to_string(c.role)), "cluster role");
   }
+  if (info.remote_write) {
+    page += card(info.remote_write->healthy ? "good" : "bad", info.remote_write->healthy ? "healthy" : "unhealthy",
+                 "remote write");
+  }
   page += "</div>\n";
   if (info.cluster) {
     const ClusterStatus& c = *info.cluster;
@@ -591,6 +595,17 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
             html_escape(c.member) + "</code> · leader <code>" + html_escape(c.leader.empty() ? "unknown" : c.leader) +
             "</code> · " + std::to_string(c.members.size()) + " members · " +
             (c.may_notify ? "this replica notifies" : "standby: the leader notifies") + "</p>\n";
+  }
+
+  if (info.remote_write) {
+    const RemoteWriteStatus& w = *info.remote_write;
+    page += "<p class=\"meta\">remote write to <code>" + html_escape(w.endpoint) + "</code> · " +
+            (w.healthy ? "healthy" : "unhealthy") + " · " + std::to_string(w.queue_length) + " samples queued · " +
+            std::to_string(w.sent) + " sent, " + std::to_string(w.dropped) + " dropped, " +
+            std::to_string(w.rejected) + " rejected · last written " +
+            time_html(info.now, w.last_success);
+    if (!w.last_error.empty()) page += " · last error: " + html_escape(w.last_error);
+    page += "</p>\n";
   }
 
   page += "<section id=\"alerts\"><h2>Alerts</h2>\n";

@@ -10,6 +10,7 @@
 
 #include "promwatch/cluster.hpp"
 #include "promwatch/matcher.hpp"
+#include "promwatch/remote_write.hpp"
 #include "promwatch/rules.hpp"
 #include "promwatch/silence.hpp"
 
@@ -77,6 +78,8 @@ struct StatusPageInfo {
   std::optional<std::vector<SilenceView>> silences;
   /// The replica's part in its cluster; nullopt without `[cluster]` (nothing shown).
   std::optional<ClusterStatus> cluster;
+  /// The remote-write sender; nullopt without `[remote_write]` (nothing shown).
+  std::optional<RemoteWriteStatus> remote_write;
 };
 
 /// `GET /api/v1/status/cluster`: `{"status":"success","data":{"enabled":false}}` without a

@@ -32,6 +32,7 @@
 #include "promwatch/http_server.hpp"
 #include "promwatch/metrics.hpp"
 #include "promwatch/notify.hpp"
+#include "promwatch/remote_write.hpp"
 #include "promwatch/silence.hpp"
 #include "promwatch/store.hpp"
 
@@ -231,6 +232,20 @@ class Daemon final : public DaemonView {
       forwarder_ = std::make_unique<AlertmanagerForwarder>(io_, http_, config.alertmanagers, ForwarderOptions{},
                                                            [](const ForwardReport& r) { on_forward_report(r); });
       for (const auto& am : config.alertmanagers) resend_delay_ = std::min(resend_delay_, am.resend_delay);
+    }
+    install_remote_writer(config);
+  }
+
+  // The writer outlives reloads with its queue; only removing [remote_write] ends it (what it
+  // still held is counted as failed).
+  void install_remote_writer(const Config& config) {
+    if (!config.remote_write) {
+      if (remote_writer_) remote_writer_->stop(Duration::zero(), nullptr);
+      remote_writer_.reset();
+    } else if (remote_writer_) {
+      remote_writer_->reconfigure(*config.remote_write);
+    } else {
+      remote_writer_ = std::make_unique<RemoteWriter>(io_, http_, *config.remote_write, &metrics_);
     }
   }
 
@@ -1263,7 +1278,7 @@ class Daemon final : public DaemonView {
     state_save_timer_.cancel();
     // The loop stops once deliveries in flight have finished (or shutdown_grace passed) and,
     // with a cluster, etcd has been told: resigning first lets a peer take over at once.
-    auto parts_left = std::make_shared<int>(cluster_ ? 2 : 1);
+    auto parts_left = std::make_shared<int>(1 + (cluster_ ? 1 : 0) + (remote_writer_ ? 1 : 0));
     auto part_done = [this, parts_left] {
       if (--*parts_left > 0) return;
       if (server_) server_->stop();
@@ -1274,6 +1289,7 @@ class Daemon final : public DaemonView {
       io_.stop();
     };
     if (cluster_) cluster_->stop(part_done);
+    if (remote_writer_) remote_writer_->stop(compiled_.config.notify.shutdown_grace, part_done);
     delivery_->shutdown(part_done);
   }
 
@@ -1460,6 +1476,10 @@ class Daemon final : public DaemonView {
     if (!cluster_) return std::nullopt;
     return cluster_->status();
   }
+  std::optional<RemoteWriteStatus> remote_write_status() const override {
+    if (!remote_writer_) return std::nullopt;
+    return remote_writer_->status();
+  }
   const Config& config() const override { return compiled_.config; }
   std::string metrics_text() const override { return metrics_.serialize(); }
   TimePoint started_at() const override { return started_at_; }
@@ -1478,6 +1498,9 @@ class Daemon final : public DaemonView {
   // After http_ (destroyed before it). Null without [cluster]: then this replica always notifies.
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<Replication> replication_;  // with cluster_: the daemon's half of HA
+  // After http_ and metrics_ (destroyed before them). Null without [remote_write]. A round's
+  // samples (recording rules, ALERTS, stale markers) go to remote_writer_->enqueue.
+  std::unique_ptr<RemoteWriter> remote_writer_;
   std::vector<Notification> held_outbox_;  // restored before the cluster starts; handed to replication_
   std::vector<std::shared_ptr<GroupRuntime>> groups_;
   asio::signal_set signals_;

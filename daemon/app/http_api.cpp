@@ -76,6 +76,7 @@ ServerResponse status_page(DaemonView& daemon) {
   info.mute_status = [&daemon](const Alert& alert) { return daemon.mute_status(alert); };
   info.silences = daemon.silences();
   info.cluster = daemon.cluster_status();
+  info.remote_write = daemon.remote_write_status();
   ServerResponse r;
   r.content_type = "text/html; charset=utf-8";
   r.body = render_status_page(daemon.rule_groups(), info);

@@ -50,6 +50,8 @@ class DaemonView {
   virtual ServerResponse alertmanager_api(const ServerRequest& request) = 0;
   /// `GET /api/v1/status/cluster` and the page's role: nullopt without `[cluster]`.
   virtual std::optional<ClusterStatus> cluster_status() const { return std::nullopt; }
+  /// The status page's remote-write line: nullopt without `[remote_write]`.
+  virtual std::optional<RemoteWriteStatus> remote_write_status() const { return std::nullopt; }
   /// `GET /api/v1/alerts/history`: state transitions from the durable store.
   virtual ServerResponse alert_history(const ServerRequest& request) = 0;
 };

@@ -1,8 +1,10 @@
-// The small value helpers declared in config.hpp: positions, errors, URL redaction.
+// The small value helpers declared in config.hpp: positions, errors, URL redaction, the
+// endpoint options put on a request.
 
 #include <cctype>
 #include <cstdlib>
 
+#include "promwatch/base64.hpp"
 #include "promwatch/config.hpp"
 
 namespace promwatch {
@@ -20,6 +22,37 @@ std::string Authorization::header_value() const {
   // Alibaba Cloud V1 instances take the bare token as the whole header value.
   if (type == "raw") return credentials;
   return type + " " + credentials;
+}
+
+void apply_http_endpoint(HttpRequest& request, const HttpEndpointConfig& http) {
+  for (const auto& [name, value] : http.headers) request.headers.emplace_back(name, value);
+  if (http.authorization) request.headers.emplace_back("Authorization", http.authorization->header_value());
+  request.basic_auth = http.basic_auth;
+  request.tls = http.tls;
+  request.proxy_url = http.proxy_url;
+  request.follow_redirects = false;
+}
+
+namespace {
+
+void scrub(std::string& text, std::string_view secret) {
+  if (secret.size() < 4) return;  // too short to be a credential worth hiding; avoid mangling text
+  for (std::size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
+    text.replace(pos, secret.size(), "<secret>");
+    pos += 8;
+  }
+}
+
+}  // namespace
+
+void scrub_http_secrets(std::string& text, const HttpEndpointConfig& http) {
+  if (http.basic_auth) {
+    // A peer that echoes the request (a debugging proxy, an error page) shows the encoded form.
+    scrub(text, base64_encode(http.basic_auth->username + ":" + http.basic_auth->password));
+    scrub(text, http.basic_auth->password);
+  }
+  if (http.authorization) scrub(text, http.authorization->credentials);
+  for (const auto& h : http.headers) scrub(text, h.second);
 }
 
 EnvLookup process_environment() {

@@ -345,6 +345,30 @@ void read_cluster(TableReader& root, Config& config) {
   config.cluster = std::move(c);
 }
 
+void read_remote_write(TableReader& root, Config& config) {
+  const toml::table* t = root.table("remote_write");
+  if (!t) return;
+  TableReader r(root.ctx(), *t, "[remote_write]",
+                with_http_keys({"url", "url_file", "max_samples_per_send", "queue_capacity"}));
+  RemoteWriteConfig rw;
+  rw.pos = r.pos();
+  rw.http.timeout = std::chrono::seconds(30);  // Prometheus's remote_timeout
+  if (!r.has("url") && !r.has("url_file")) {
+    r.ctx().error(r.pos(), "missing required key \"url\" (or \"url_file\") in [remote_write]");
+  } else if (auto v = r.url("url", true)) {
+    rw.url = *v;
+  }
+  if (auto v = r.integer("max_samples_per_send", 1, 1000000)) rw.max_samples_per_send = static_cast<int>(*v);
+  if (auto v = r.integer("queue_capacity", 1, 100000000)) rw.queue_capacity = static_cast<std::size_t>(*v);
+  if (rw.queue_capacity < static_cast<std::size_t>(rw.max_samples_per_send)) {
+    r.ctx().error(r.has("queue_capacity") ? r.value_pos("queue_capacity") : r.pos(),
+                  "queue_capacity (" + std::to_string(rw.queue_capacity) + ") must be at least max_samples_per_send (" +
+                      std::to_string(rw.max_samples_per_send) + ")");
+  }
+  read_http_endpoint(r, rw.http);
+  config.remote_write = std::move(rw);
+}
+
 }  // namespace
 
 std::vector<std::string_view> with_http_keys(std::vector<std::string_view> keys) {
@@ -461,8 +485,8 @@ LoadResult load_config(const std::string& path, const EnvLookup& env) {
   config.path = abs.string();
   Context ctx(path, base_dir, &env, diag);
   TableReader root(ctx, doc, "the main config",
-                   {"global", "datasource", "server", "notify", "deadman", "alertmanagers", "cluster", "receivers", "route",
-                    "inhibit_rules", "time_intervals", "silences"});
+                   {"global", "datasource", "server", "notify", "deadman", "alertmanagers", "cluster", "remote_write",
+                    "receivers", "route", "inhibit_rules", "time_intervals", "silences"});
   std::vector<std::string> rule_file_paths;
   read_global(root, config, env, rule_file_paths);
   read_datasource(root, config);
@@ -471,6 +495,7 @@ LoadResult load_config(const std::string& path, const EnvLookup& env) {
   read_deadman(root, config);
   read_alertmanagers(root, config);
   read_cluster(root, config);
+  read_remote_write(root, config);
   read_time_intervals(root, config);
   read_silences(root, config);
   read_receivers(root, config);

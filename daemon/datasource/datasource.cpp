@@ -13,8 +13,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "promwatch/base64.hpp"
-
 namespace promwatch {
 namespace {
 
@@ -53,15 +51,6 @@ void append_param(std::string& out, std::string_view name, std::string_view valu
   append_encoded(out, name);
   out += '=';
   append_encoded(out, value);
-}
-
-/// Removes every occurrence of each secret from `text`.
-void scrub(std::string& text, std::string_view secret) {
-  if (secret.size() < 4) return;  // too short to be a credential worth hiding; avoid mangling text
-  for (std::size_t pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos)) {
-    text.replace(pos, secret.size(), "<secret>");
-    pos += 8;
-  }
 }
 
 
@@ -170,16 +159,9 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
       req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
     }
     req.headers.emplace_back("Accept", "application/json");
-    for (const auto& h : config.http.headers) req.headers.push_back(h);
-    if (config.http.authorization) {
-      req.headers.emplace_back("Authorization", config.http.authorization->header_value());
-    }
-    req.basic_auth = config.http.basic_auth;
-    req.tls = config.http.tls;
-    req.proxy_url = config.http.proxy_url;
+    apply_http_endpoint(req, config.http);
     req.timeout = timeout;
     req.max_response_bytes = config.max_response_bytes;
-    req.follow_redirects = false;
     return req;
   }
 
@@ -231,15 +213,7 @@ struct Datasource::Impl : std::enable_shared_from_this<Datasource::Impl> {
     return Duration(jitter(rng));
   }
 
-  void clean(std::string& error) const {
-    if (config.http.basic_auth) {
-      // A peer that echoes the request (a debugging proxy, an error page) shows the encoded form.
-      scrub(error, base64_encode(config.http.basic_auth->username + ":" + config.http.basic_auth->password));
-      scrub(error, config.http.basic_auth->password);
-    }
-    if (config.http.authorization) scrub(error, config.http.authorization->credentials);
-    for (const auto& h : config.http.headers) scrub(error, h.second);
-  }
+  void clean(std::string& error) const { scrub_http_secrets(error, config.http); }
 
   template <typename Outcome>
   void fill(Outcome& out, const Job& job, const HttpResponse& r) const {

@@ -223,6 +223,10 @@ struct Metrics::Impl {
 
   Series<Gauge> heartbeat_members;
 
+  Series<Counter> remote_write_samples;
+  Series<Gauge> remote_write_queue;
+  Series<Histogram> remote_write_duration;
+
   Gauge& reload_successful;
   Gauge& reload_success_timestamp;
   Histogram& start_delay;
@@ -310,6 +314,19 @@ struct Metrics::Impl {
             family<Gauge>("promwatch_heartbeat_members",
                           "The number of heartbeat members, by state."),
             {"state"})),
+        remote_write_samples(make_series(
+            family<Counter>("promwatch_remote_write_samples_total",
+                            "The total number of samples handed to remote write, by result: sent, "
+                            "failed (given up on), dropped (queue full), rejected (refused by the receiver)."),
+            {"result"})),
+        remote_write_queue(make_series(
+            family<Gauge>("promwatch_remote_write_queue_length",
+                          "The number of samples not yet written to the remote-write endpoint."),
+            {})),
+        remote_write_duration(make_series(
+            family<Histogram>("promwatch_remote_write_request_duration_seconds",
+                              "The duration of remote-write requests."),
+            {})),
         reload_successful(family<Gauge>("promwatch_config_last_reload_successful",
                                         "Whether the last configuration reload attempt was "
                                         "successful.")
@@ -474,6 +491,22 @@ void Metrics::remove_receiver(std::string_view receiver) {
 void Metrics::set_heartbeat_members(std::string_view state, std::uint64_t n) {
   std::lock_guard lock(impl_->mu);
   impl_->heartbeat_members.get({state}).Set(static_cast<double>(n));
+}
+
+void Metrics::remote_write_samples(std::string_view result, std::uint64_t n) {
+  std::lock_guard lock(impl_->mu);
+  impl_->remote_write_samples.get({result}).Increment(static_cast<double>(n));
+}
+
+void Metrics::set_remote_write_queue_length(std::uint64_t n) {
+  std::lock_guard lock(impl_->mu);
+  impl_->remote_write_queue.get({}).Set(static_cast<double>(n));
+}
+
+void Metrics::observe_remote_write_request_duration(double seconds) {
+  std::lock_guard lock(impl_->mu);
+  // Same range as a datasource query: a loopback write takes milliseconds, a timeout 10 s.
+  impl_->remote_write_duration.get({}, kEvaluationBuckets).Observe(seconds);
 }
 
 void Metrics::observe_evaluation_start_delay(double seconds) {

@@ -31,15 +31,6 @@ bool is_http_url(std::string_view url) {
   return url.starts_with("http://") || url.starts_with("https://");
 }
 
-void apply_endpoint(HttpRequest& r, const HttpEndpointConfig& http) {
-  for (const auto& [name, value] : http.headers) r.headers.emplace_back(name, value);
-  if (http.authorization) r.headers.emplace_back("Authorization", http.authorization->header_value());
-  r.basic_auth = http.basic_auth;
-  r.tls = http.tls;
-  r.proxy_url = http.proxy_url;
-  r.follow_redirects = false;
-}
-
 std::string user_agent() { return std::string("promwatch/") + PROMWATCH_VERSION; }
 
 // Backoff for the `attempt`-th failure (1-based): initial * 2^(attempt-1), jittered to 50-100 %,
@@ -98,7 +89,7 @@ std::vector<HttpRequest> WebhookReceiver::build_requests(const Notification& n, 
   r.url = config_.url;
   r.headers.emplace_back("Content-Type", "application/json");
   r.headers.emplace_back("User-Agent", user_agent());
-  apply_endpoint(r, config_.http);
+  apply_http_endpoint(r, config_.http);
   r.timeout = timeout_;
   r.max_response_bytes = max_response_bytes_;
   r.body = webhook_payload(n);
@@ -634,7 +625,7 @@ struct AlertmanagerForwarder::Impl : std::enable_shared_from_this<AlertmanagerFo
     r.url = t.url;
     r.headers.emplace_back("Content-Type", "application/json");
     r.headers.emplace_back("User-Agent", user_agent());
-    apply_endpoint(r, t.config.http);
+    apply_http_endpoint(r, t.config.http);
     r.timeout = t.config.http.timeout;
     r.max_response_bytes = 64u << 10;
     r.body = alertmanager_v2_payload(t.batch);

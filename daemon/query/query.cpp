@@ -583,6 +583,8 @@ void run(ResponseParser& p, std::string_view body, int http_status, Outcome& out
 
 }  // namespace
 
+std::string body_snippet(std::string_view body) { return snippet(body); }
+
 std::string http_status_error(int http_status) {
   std::string text = "server returned HTTP status " + std::to_string(http_status);
   std::string_view reason = reason_phrase(http_status);

@@ -66,6 +66,15 @@ struct HttpEndpointConfig {
   Duration timeout = std::chrono::seconds(10);
 };
 
+/// Puts `http`'s extra headers, `Authorization`, basic auth, TLS options and proxy on
+/// `request` and turns redirects off (credentials must not follow a redirect to another host).
+/// The timeout and the request's own headers are the caller's.
+void apply_http_endpoint(HttpRequest& request, const HttpEndpointConfig& http);
+/// Replaces every credential of `http` in `text` (basic-auth password and its base64 pair,
+/// authorization credentials, header values; each 4 bytes or longer) with `<secret>`: for
+/// error texts that quote a peer's answer, which may echo the request.
+void scrub_http_secrets(std::string& text, const HttpEndpointConfig& http);
+
 struct GlobalConfig {
   Duration evaluation_interval = std::chrono::minutes(1);
   std::vector<std::string> rule_files;  ///< globs as written (relative to the config's directory)

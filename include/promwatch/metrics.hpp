@@ -106,6 +106,16 @@ class Metrics {
   /// `promwatch_heartbeat_members{state}`; state e.g. "up", "missing", "firing".
   void set_heartbeat_members(std::string_view state, std::uint64_t n);
 
+  // ---- remote write (created on first use: absent without [remote_write]) ----
+  /// `promwatch_remote_write_samples_total{result}` += n; result is "sent", "failed" (given
+  /// up on, e.g. at shutdown), "dropped" (the queue was full) or "rejected" (refused: a 4xx
+  /// other than 429, or a redirect).
+  void remote_write_samples(std::string_view result, std::uint64_t n);
+  /// `promwatch_remote_write_queue_length`: samples not yet written (waiting or in flight).
+  void set_remote_write_queue_length(std::uint64_t n);
+  /// `promwatch_remote_write_request_duration_seconds` histogram (one request attempt).
+  void observe_remote_write_request_duration(double seconds);
+
   // ---- config ----
   /// `promwatch_config_last_reload_successful` = success; on success also
   /// `promwatch_config_last_reload_success_timestamp_seconds` = unix_seconds;

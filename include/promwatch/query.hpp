@@ -69,4 +69,8 @@ RangeOutcome parse_range_response(std::string_view body, int http_status);
 /// "server returned HTTP status 502 Bad Gateway": the text used for a non-2xx answer.
 std::string http_status_error(int http_status);
 
+/// A short, printable excerpt of an HTTP body for error messages: HTML tags dropped, whitespace
+/// and control characters collapsed, cut (with "...") at a UTF-8 boundary after 120 bytes.
+std::string body_snippet(std::string_view body);
+
 }  // namespace promwatch

@@ -52,45 +52,64 @@ std::string encode_write_request(const std::vector<WriteSample>& samples);
 /// Snappy block format (not the framed stream format), as remote write sends it.
 std::string snappy_compress(const std::string& raw);
 
-/// What the status page and `/api/v1/status/remote_write` show.
+/// What the status page shows.
 struct RemoteWriteStatus {
   bool healthy = true;           ///< false after a failed or rejected send, until one succeeds
   std::string last_error;        ///< of the last failed send; secrets never appear in it
-  std::size_t queue_length = 0;  ///< samples waiting
+  std::size_t queue_length = 0;  ///< samples not yet written: waiting, plus the batch in flight
   TimePoint last_success{};      ///< epoch: none yet
   std::string endpoint;          ///< the URL redacted as `scheme://host/…`
+  /// Samples by outcome since the writer was created (the metric's values).
+  std::uint64_t sent = 0, failed = 0, dropped = 0, rejected = 0;
+};
+
+/// Retry timing. The defaults are the daemon's; tests shorten them.
+struct RemoteWriterOptions {
+  Duration initial_backoff = std::chrono::milliseconds(100);  ///< doubled per failed attempt
+  Duration max_backoff = std::chrono::seconds(30);            ///< cap of the doubling
+  Duration max_retry_after = std::chrono::minutes(5);         ///< cap of an honoured Retry-After
+  std::uint64_t max_response_bytes = 64u << 10;               ///< answers are read up to this
 };
 
 /// The sender: a bounded queue drained in batches of `max_samples_per_send`, one request in
 /// flight at a time (so the samples of one series arrive in order), retried with backoff and
-/// jitter on transport errors, 5xx and 429 (Retry-After honoured), never on another 4xx (those
-/// samples are counted as rejected and dropped). A full queue drops its oldest samples
-/// (counted). `enqueue` never blocks and never fails.
+/// jitter on transport errors, 5xx and 429 (Retry-After honoured), never on another 4xx or a
+/// redirect (those samples are counted as rejected and dropped). A full queue drops its oldest samples
+/// (counted). `enqueue` never blocks and never fails. A batch is retried until it is written,
+/// rejected or the writer stops: while the endpoint is down the queue fills and then sheds its
+/// oldest samples.
 ///
 /// Metrics: `promwatch_remote_write_samples_total{result="sent|failed|dropped|rejected"}`,
 /// `promwatch_remote_write_queue_length`, `promwatch_remote_write_request_duration_seconds`.
+/// Errors are logged (spdlog) with the URL redacted and the endpoint's credentials scrubbed.
+///
+/// Ownership: the writer may be destroyed with a request in flight; its answer is then
+/// ignored (nothing is counted for it).
 class RemoteWriter {
  public:
   /// `http` and `metrics` (may be null in tests) must outlive the writer.
   RemoteWriter(boost::asio::io_context& io, HttpClient& http, RemoteWriteConfig config,
-               Metrics* metrics);
+               Metrics* metrics, RemoteWriterOptions options = {});
   ~RemoteWriter();
   RemoteWriter(const RemoteWriter&) = delete;
   RemoteWriter& operator=(const RemoteWriter&) = delete;
 
-  /// Queues `samples` (in order) and starts a send if none is in flight.
+  /// Queues `samples` (in order); a send starts from the loop (so the enqueues of one loop
+  /// turn share batches) unless one is in flight. After `stop`, counted as failed.
   void enqueue(std::vector<WriteSample> samples);
-  /// A reload: the new endpoint and limits apply from the next request; the queue is kept
-  /// (trimmed to the new capacity, oldest first).
+  /// A reload: the new endpoint and limits apply from the next request (a batch waiting for its
+  /// retry is sent at once when the URL changed); the queue is kept (trimmed to the new
+  /// capacity, oldest first, counted as dropped).
   void reconfigure(RemoteWriteConfig config);
   RemoteWriteStatus status() const;
-  /// Shutdown: keeps sending what is queued for at most `grace`, then calls `done` (from the
-  /// loop) and sends nothing more.
+  /// Shutdown: keeps sending what is queued for at most `grace`, then counts what is left as
+  /// failed, calls `done` (from the loop) and sends nothing more. A second call only calls `done`
+  /// once stopped.
   void stop(Duration grace, std::function<void()> done);
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared: pending callbacks hold it weakly
 };
 
 }  // namespace promwatch

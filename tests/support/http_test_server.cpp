@@ -385,7 +385,7 @@ void TestHttpServer::Impl::serve(int fd, std::uint64_t id) {
   ::close(fd);
 }
 
-TestHttpServer::TestHttpServer(Handler handler) : impl_(std::make_unique<Impl>()) {
+TestHttpServer::TestHttpServer(Handler handler, std::uint16_t port) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("TestHttpServer: pipe failed");
@@ -398,7 +398,7 @@ TestHttpServer::TestHttpServer(Handler handler) : impl_(std::make_unique<Impl>()
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(port);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 512) != 0) {
     ::close(fd);
     ::close(pipefd[0]);

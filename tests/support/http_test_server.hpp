@@ -40,8 +40,9 @@ class TestHttpServer {
  public:
   using Handler = std::function<TestResponse(const TestRequest&)>;
 
-  /// Binds 127.0.0.1 on a free port and starts serving at once.
-  explicit TestHttpServer(Handler handler);
+  /// Binds 127.0.0.1 on `port` (0: a free one) and starts serving at once. A fixed port lets a
+  /// test bring an endpoint back where a client keeps retrying.
+  explicit TestHttpServer(Handler handler, std::uint16_t port = 0);
   ~TestHttpServer();  ///< stops and joins; open connections are closed
   TestHttpServer(const TestHttpServer&) = delete;
   TestHttpServer& operator=(const TestHttpServer&) = delete;

@@ -78,6 +78,28 @@ bool PrometheusProcess::wait_ready(std::chrono::milliseconds timeout) {
                     timeout);
 }
 
+VictoriaMetricsProcess::VictoriaMetricsProcess(const std::vector<std::string>& extra_args) {
+  int port = free_port();
+  url_ = "http://127.0.0.1:" + std::to_string(port);
+  std::vector<std::string> argv = {"/usr/bin/victoria-metrics",
+                                   "-httpListenAddr=127.0.0.1:" + std::to_string(port),
+                                   "-storageDataPath=" + (dir_.path() / "data").string(),
+                                   "-search.latencyOffset=0s",
+                                   "-search.disableCache",
+                                   "-loggerLevel=WARN"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<ChildProcess>(argv, dir_.path() / "victoria-metrics.log");
+}
+
+bool VictoriaMetricsProcess::wait_ready(std::chrono::milliseconds timeout) {
+  return wait_until([this] { return process_->running() && http_get(url_ + "/health", std::chrono::seconds(2)).status == 200; },
+                    timeout);
+}
+
+bool VictoriaMetricsProcess::flush() {
+  return http_get(url_ + "/internal/force_flush", std::chrono::seconds(10)).status == 200;
+}
+
 AlertmanagerProcess::AlertmanagerProcess(const std::string& config_yaml) {
   int port = free_port();
   url_ = "http://127.0.0.1:" + std::to_string(port);

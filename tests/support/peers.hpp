@@ -1,8 +1,8 @@
 #pragma once
 /// \file
 /// Real peers for integration tests, each on 127.0.0.1 at a random port in its own temp dir:
-/// Debian's `prometheus` and `prometheus-alertmanager`, and a tiny exporter whose values the
-/// test sets.
+/// Debian's `prometheus`, `prometheus-alertmanager`, `victoria-metrics` and `etcd`, and a tiny
+/// exporter whose values the test sets.
 
 #include <map>
 #include <memory>
@@ -53,6 +53,28 @@ class PrometheusProcess {
   TempDir dir_;
   std::string url_;
   std::vector<std::string> argv_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+/// A real VictoriaMetrics single-node (Debian's `victoria-metrics`) in its own data directory:
+/// remote write at `{url}/api/v1/write`, the Prometheus query API at `{url}/api/v1/query`.
+/// Queries see samples up to now (`-search.latencyOffset=0s`, no cache) once they are flushed;
+/// `extra_args` are added to its command line.
+class VictoriaMetricsProcess {
+ public:
+  explicit VictoriaMetricsProcess(const std::vector<std::string>& extra_args = {});
+  /// `http://127.0.0.1:PORT`
+  std::string url() const { return url_; }
+  /// Waits until `/health` answers 200; false on timeout or exit.
+  bool wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  /// Makes what was written so far searchable now (`/internal/force_flush`); by itself
+  /// VictoriaMetrics 1.79 takes up to ~8 s. True when it answered 200.
+  bool flush();
+  ChildProcess& process() { return *process_; }
+
+ private:
+  TempDir dir_;
+  std::string url_;
   std::unique_ptr<ChildProcess> process_;
 };
 

@@ -274,6 +274,48 @@ timeout = "2s"
   EXPECT_FALSE(ok(kDatasource).cluster);
 }
 
+TEST_F(ConfigTest, RemoteWriteDefaultsAndKeys) {
+  EXPECT_FALSE(ok(kDatasource).remote_write);
+  Config c = ok(std::string(kDatasource) + "[remote_write]\nurl = \"http://prom:9090/api/v1/write\"\n");
+  ASSERT_TRUE(c.remote_write);
+  EXPECT_EQ(c.remote_write->url, "http://prom:9090/api/v1/write");
+  EXPECT_EQ(c.remote_write->max_samples_per_send, 1000);
+  EXPECT_EQ(c.remote_write->queue_capacity, 100000u);
+  EXPECT_EQ(c.remote_write->http.timeout, 30s);  // Prometheus's remote_timeout
+  EXPECT_EQ(c.remote_write->pos.line, 3);
+
+  // The URL is a secret with a *_file twin; the datasource's auth keys apply.
+  write("rw_url", "https://arms.example/api/v1/prometheus/abc/api/v1/write\n");
+  write("ak_secret", "s3cret\n");
+  Config full = ok(std::string(kDatasource) + R"([remote_write]
+url_file = "rw_url"
+max_samples_per_send = 500
+queue_capacity = 500
+basic_auth = { username = "ak", password_file = "ak_secret" }
+headers = { "X-Scope-OrgID" = "team-a" }
+tls = { insecure_skip_verify = true }
+proxy_url = "http://proxy:3128"
+timeout = "5s"
+)");
+  ASSERT_TRUE(full.remote_write);
+  const RemoteWriteConfig& rw = *full.remote_write;
+  EXPECT_EQ(rw.url, "https://arms.example/api/v1/prometheus/abc/api/v1/write");
+  EXPECT_EQ(rw.max_samples_per_send, 500);
+  EXPECT_EQ(rw.queue_capacity, 500u);
+  ASSERT_TRUE(rw.http.basic_auth);
+  EXPECT_EQ(rw.http.basic_auth->password, "s3cret");
+  ASSERT_EQ(rw.http.headers.size(), 1u);
+  EXPECT_EQ(rw.http.headers[0].first, "X-Scope-OrgID");
+  EXPECT_TRUE(rw.http.tls.insecure_skip_verify);
+  EXPECT_EQ(rw.http.proxy_url, "http://proxy:3128");
+  EXPECT_EQ(rw.http.timeout, 5s);
+
+  Config raw = ok(std::string(kDatasource) +
+                  "[remote_write]\nurl = \"http://p/w\"\nauthorization = { type = \"raw\", credentials = \"tok\" }\n");
+  ASSERT_TRUE(raw.remote_write && raw.remote_write->http.authorization);
+  EXPECT_EQ(raw.remote_write->http.authorization->header_value(), "tok");
+}
+
 TEST_F(ConfigTest, AuthorizationDefaultsToBearer) {
   write("token", "abc\r\n\n");
   Config c = ok("[datasource]\nurl = \"http://p\"\nauthorization = { credentials_file = \"token\" }\n");
@@ -403,6 +445,21 @@ const BadCase kMainCases[] = {
       "its own before a leader's lease ran out"}},
     {"cluster_unknown_key", ds("[cluster]\netcd_endpoints = [\"http://e:2379\"]\nleasettl = \"2s\"\n"),
      {"promwatch.toml:5:1: unknown key \"leasettl\" in [cluster]; did you mean \"lease_ttl\"?"}},
+    {"remote_write_url_missing", ds("[remote_write]\nmax_samples_per_send = 10\n"),
+     {"promwatch.toml:3:1: missing required key \"url\" (or \"url_file\") in [remote_write]"}},
+    {"remote_write_url", ds("[remote_write]\nurl = \"prom:9090/api/v1/write\"\n"),
+     {"promwatch.toml:4:7: url: expected an http:// or https:// URL with a host"}},
+    {"remote_write_batch_zero", ds("[remote_write]\nurl = \"http://p/w\"\nmax_samples_per_send = 0\n"),
+     {"promwatch.toml:5:24: max_samples_per_send: must be at least 1, got 0"}},
+    {"remote_write_capacity", ds("[remote_write]\nurl = \"http://p/w\"\nmax_samples_per_send = 2000\nqueue_capacity = 1000\n"),
+     {"promwatch.toml:6:18: queue_capacity (1000) must be at least max_samples_per_send (2000)"}},
+    {"remote_write_capacity_default", ds("[remote_write]\nurl = \"http://p/w\"\nmax_samples_per_send = 200000\n"),
+     {"promwatch.toml:3:1: queue_capacity (100000) must be at least max_samples_per_send (200000)"}},
+    {"remote_write_unknown_key", ds("[remote_write]\nurl = \"http://p/w\"\nqueue_capacty = 10\n"),
+     {"promwatch.toml:5:1: unknown key \"queue_capacty\" in [remote_write]; did you mean \"queue_capacity\"?"}},
+    {"remote_write_authorization_header", ds("[remote_write]\nurl = \"http://p/w\"\nheaders = { Authorization = \"x\" }\n"),
+     {"promwatch.toml:5:13: headers: \"Authorization\" is not allowed here; use the authorization table "
+      "(authorization = { type = \"Bearer\", credentials_file = \"...\" })"}},
     {"table_type", "server = 1\n" + ds(""), {"promwatch.toml:1:10: server: expected a table, got integer"}},
     {"toml_syntax", "[datasource\n", {"promwatch.toml:1:12: Error while parsing table header: expected ']', saw '\\n'"}},
 };
@@ -1243,6 +1300,8 @@ url = "http://hc/ping"
 url = "http://am:9093"
 [cluster]
 etcd_endpoints = ["http://etcd:2379"]
+[remote_write]
+url = "http://prom:9090/api/v1/write"
 [[receivers]]
 name = "r"
 type = "webhook"
@@ -1280,7 +1339,7 @@ ends_at = "2026-01-02T00:00:00Z"
   ASSERT_NE(http_keys, nullptr);
   const auto accepted = accepted_config_keys();
   for (const char* table : {"the main config", "[global]", "[datasource]", "[server]", "[notify]", "[deadman]",
-                            "[[alertmanagers]]", "[cluster]", "[[receivers]]", "[route]", "[[route.routes]]",
+                            "[[alertmanagers]]", "[cluster]", "[remote_write]", "[[receivers]]", "[route]", "[[route.routes]]",
                             "[[route.routes.routes]]", "[[inhibit_rules]]", "[[time_intervals]]", "intervals", "times",
                             "[[silences]]", "basic_auth", "authorization", "tls", "the rule file", "[[groups]]",
                             "[[groups.rules]]", "[[groups.heartbeats]]"}) {
