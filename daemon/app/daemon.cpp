@@ -475,8 +475,8 @@ class Daemon final : public DaemonView {
   // replica that notifies writes, so that replicas do not write conflicting samples; the others
   // still take each round's output, so their record of what was written stays current.
   void write_samples(std::vector<WriteSample> samples) {
-    if (samples.empty() || !may_notify()) return;
-    spdlog::debug("{} samples to write", samples.size());
+    if (samples.empty() || !remote_writer_ || !may_notify()) return;
+    remote_writer_->enqueue(std::move(samples));
   }
 
   // ---- durable state ----

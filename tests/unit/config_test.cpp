@@ -274,6 +274,21 @@ timeout = "2s"
   EXPECT_FALSE(ok(kDatasource).cluster);
 }
 
+TEST_F(ConfigTest, RecordingRulesBesideAlertingRules) {
+  write("r.toml", "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = \"up == 0\"\n"
+                  "[[groups.rules]]\nrecord = \"job:up:sum\"\nexpr = \"sum by (job) (up)\"\nlabels = { team = \"a\" }\n");
+  Config c = ok(std::string(kDatasource) + "[global]\nrule_files = [\"r.toml\"]\n[remote_write]\nurl = \"http://prom:9090/api/v1/write\"\n");
+  ASSERT_EQ(c.groups.size(), 1u);
+  ASSERT_EQ(c.groups[0].rules.size(), 1u);
+  ASSERT_EQ(c.groups[0].recording_rules.size(), 1u);
+  const RecordingRuleConfig& r = c.groups[0].recording_rules[0];
+  EXPECT_EQ(r.record, "job:up:sum");
+  EXPECT_EQ(r.expr, "sum by (job) (up)");
+  EXPECT_EQ(r.labels, (Labels{{"team", "a"}}));
+  EXPECT_EQ(r.pos.line, 6);
+  EXPECT_GT(r.pos.line, c.groups[0].rules[0].pos.line) << "file order is kept by position";
+}
+
 TEST_F(ConfigTest, RemoteWriteDefaultsAndKeys) {
   EXPECT_FALSE(ok(kDatasource).remote_write);
   Config c = ok(std::string(kDatasource) + "[remote_write]\nurl = \"http://prom:9090/api/v1/write\"\n");
@@ -1271,6 +1286,10 @@ labels = { severity = "page" }
 annotations = { summary = "x" }
 on_error = "alerting"
 no_data = "ok"
+[[groups.rules]]
+record = "job:up:sum"
+expr = 'sum by (job) (up)'
+labels = { source = "pw" }
 [[groups.heartbeats]]
 name = "H"
 expr = "up"
