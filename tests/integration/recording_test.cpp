@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -237,6 +238,9 @@ TEST_F(Recording, RulesApiListsRecordingRulesAsPrometheus) {
   // `type=record` keeps only recording rules, as in Prometheus.
   json only = json::parse(http_get(promwatch_->url() + "/api/v1/rules?type=record").body);
   ASSERT_EQ(only["data"]["groups"][0]["rules"].size(), 1u);
+  // The status page lists it among the rules.
+  const std::string page = http_get(promwatch_->url() + "/").body;
+  EXPECT_NE(page.find("case:test_value:x2</span> <span class=\"badge inactive\">recording"), std::string::npos) << page;
 }
 
 // The same rule written into VictoriaMetrics (its /api/v1/write): the same series and values as
@@ -289,6 +293,50 @@ url = ")" + vm.url() + R"(/api/v1/write"
       },
       5s))
       << query(vm.url(), series).dump();
+}
+
+// A recording rule removed by a reload: every series it wrote is marked stale at once, as
+// Prometheus marks a removed rule's series, so B stops returning it (its lookback is 5 min).
+TEST_F(Recording, ReloadRemovingARuleEndsItsSeries) {
+  exporter_->set(R"(test_value{case="reload"})", 3);
+  const std::string rules = R"([[groups]]
+name = "reload"
+interval = "1s"
+
+[[groups.rules]]
+record = "reload:test_value"
+expr = 'test_value{case="reload"}'
+
+[[groups.rules]]
+record = "kept:test_value"
+expr = 'test_value{case="reload"}'
+)";
+  PromwatchProcess writer(R"([global]
+rule_files = ["rules.toml"]
+state_dir = "{{DIR}}/state"
+[datasource]
+url = ")" + source_->url() + R"("
+timeout = "2s"
+[server]
+listen = "{{LISTEN}}"
+[remote_write]
+url = ")" + receiver_->url() + R"(/api/v1/write"
+)",
+                          {{"rules.toml", rules}});
+  ASSERT_TRUE(writer.wait_healthy());
+  ASSERT_TRUE(wait_until([&] { return !query(receiver_->url(), "reload:test_value").empty(); }, 10s))
+      << writer.process().log();
+  writer.dir().write("rules.toml", rules.substr(0, rules.find("[[groups.rules]]")) +
+                                       rules.substr(rules.find("[[groups.rules]]\nrecord = \"kept")));
+  writer.process().signal(SIGHUP);
+  const auto reloaded = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] { return query(receiver_->url(), "reload:test_value").empty(); }, 5s))
+      << writer.process().log();
+  EXPECT_LT(std::chrono::steady_clock::now() - reloaded, 3s);
+  // The kept rule goes on writing, with no gap made by the reload.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(query(receiver_->url(), "kept:test_value").empty());
+  exporter_->remove(R"(test_value{case="reload"})");
 }
 
 // Remote write never holds evaluation up: with the endpoint refusing connections, every group
