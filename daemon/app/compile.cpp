@@ -48,6 +48,13 @@ void check_time_intervals(const Config& config, std::vector<ConfigError>& errors
 
 }  // namespace
 
+ReceiverTemplates CompiledConfig::receiver_templates(std::size_t i) const {
+  auto at = [i](const std::vector<std::optional<Template>>& list) -> const Template* {
+    return i < list.size() && list[i] ? &*list[i] : nullptr;
+  };
+  return ReceiverTemplates{at(receiver_titles), at(receiver_texts), at(receiver_htmls)};
+}
+
 CompileResult compile_config(const std::string& path, const EnvLookup& env) {
   CompileResult result;
   LoadResult loaded = load_config(path, env);
@@ -91,10 +98,9 @@ CompileResult compile_config(const std::string& path, const EnvLookup& env) {
     };
     compiled.receiver_titles.push_back(compile_optional(receiver.title, "title"));
     compiled.receiver_texts.push_back(compile_optional(receiver.text, "text"));
-    const auto& title = compiled.receiver_titles.back();
-    const auto& text = compiled.receiver_texts.back();
+    compiled.receiver_htmls.push_back(compile_optional(receiver.html, "html"));
     std::string error;
-    if (!make_receiver(receiver, config.notify, title ? &*title : nullptr, text ? &*text : nullptr, &error)) {
+    if (!make_receiver(receiver, config.notify, compiled.receiver_templates(compiled.receiver_titles.size() - 1), &error)) {
       errors.push_back({receiver.pos, error});
     }
   }

@@ -199,11 +199,8 @@ class Daemon final : public DaemonView {
 
     std::vector<std::shared_ptr<const Receiver>> receivers;
     for (std::size_t i = 0; i < config.receivers.size(); ++i) {
-      const auto& title = compiled_.receiver_titles[i];
-      const auto& text = compiled_.receiver_texts[i];
       std::string error;
-      if (auto receiver = make_receiver(config.receivers[i], config.notify, title ? &*title : nullptr,
-                                        text ? &*text : nullptr, &error)) {
+      if (auto receiver = make_receiver(config.receivers[i], config.notify, compiled_.receiver_templates(i), &error)) {
         receivers.push_back(std::move(receiver));
       }
     }

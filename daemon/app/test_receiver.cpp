@@ -104,22 +104,18 @@ int run_test_receiver(const std::string& config_path, const std::string& name, b
   }
   const Config& config = result.compiled->config;
   const ReceiverConfig* receiver_config = nullptr;
-  const Template* title = nullptr;
-  const Template* text = nullptr;
+  ReceiverTemplates templates;
   for (std::size_t i = 0; i < config.receivers.size(); ++i) {
     if (config.receivers[i].name != name) continue;
     receiver_config = &config.receivers[i];
-    const auto& titles = result.compiled->receiver_titles;
-    const auto& texts = result.compiled->receiver_texts;
-    title = i < titles.size() && titles[i] ? &*titles[i] : nullptr;
-    text = i < texts.size() && texts[i] ? &*texts[i] : nullptr;
+    templates = result.compiled->receiver_templates(i);
   }
   if (!receiver_config) {
     out << "no receiver named \"" << name << "\" in " << config_path << "\n";
     return kExitInvalidInput;
   }
   std::string error;
-  auto receiver = make_receiver(*receiver_config, config.notify, title, text, &error);
+  auto receiver = make_receiver(*receiver_config, config.notify, templates, &error);
   if (!receiver) {
     out << error << "\n";
     return kExitInvalidInput;

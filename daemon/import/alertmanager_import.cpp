@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "promwatch/import.hpp"
@@ -25,18 +26,41 @@ struct Integration {
 constexpr Integration kIntegrations[] = {
     {"webhook_configs", "webhook", true},     {"slack_configs", "slack", false},
     {"discord_configs", "discord", true},     {"msteams_configs", "teams", true},
-    {"telegram_configs", "telegram", true},   {"email_configs", nullptr, false},
-    {"pagerduty_configs", nullptr, true},     {"opsgenie_configs", nullptr, true},
-    {"victorops_configs", nullptr, true},     {"pushover_configs", nullptr, true},
+    {"telegram_configs", "telegram", true},   {"email_configs", "email", false},
+    {"pagerduty_configs", "pagerduty", true}, {"opsgenie_configs", "opsgenie", true},
+    {"victorops_configs", nullptr, true},     {"pushover_configs", "pushover", true},
     {"sns_configs", nullptr, true},           {"wechat_configs", nullptr, false},
-    {"webex_configs", nullptr, true},         {"msteamsv2_configs", nullptr, true},
-    {"jira_configs", nullptr, true},          {"rocketchat_configs", nullptr, true},
+    {"webex_configs", "webex", true},         {"msteamsv2_configs", "msteamsv2", true},
+    {"jira_configs", nullptr, true},          {"rocketchat_configs", "rocketchat", true},
 };
 
 // Alertmanager's built-in templates (`slack.default.title`, …) are not in promwatch, which
 // has its own defaults per platform: a text that only calls one of them is left to those.
 bool uses_builtin_template(const std::string& text) {
   return text.find(".default.") != std::string::npos || text.find("template \"__") != std::string::npos;
+}
+
+// Alertmanager's comma-separated lists (email `to`, opsgenie `tags`): items trimmed, commas
+// inside double quotes ("Ops, EU" <ops@example.com>) kept.
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  auto flush = [&] {
+    const auto b = cur.find_first_not_of(' ');
+    if (b != std::string::npos) out.push_back(cur.substr(b, cur.find_last_not_of(' ') - b + 1));
+    cur.clear();
+  };
+  for (char c : s) {
+    if (c == '"') quoted = !quoted;
+    if (c == ',' && !quoted) {
+      flush();
+      continue;
+    }
+    cur += c;
+  }
+  flush();
+  return out;
 }
 
 std::string slug(std::string_view s) {
@@ -144,9 +168,17 @@ class AlertmanagerConverter {
     return r;
   }
 
+  // The comments above `n` and the one at the end of its first line, before its table.
   void comments_before(const YAML::Node& n) {
     const int line = line_of(n);
     for (const auto& c : comments_.take_above(line)) out_ += c.empty() ? "#\n" : "# " + c + "\n";
+    eol_comments(line, line + 1);
+  }
+
+  // The end-of-line comments of lines [from, to) as comment lines: the keys of a table are
+  // written in promwatch's order, so a comment follows the table's keys rather than its key.
+  void eol_comments(int from, int to) {
+    for (const auto& c : comments_.take_trailing(from, to)) out_ += c.empty() ? "#\n" : "# " + c + "\n";
   }
 
   std::string str(const YAML::Node& n) {
@@ -190,9 +222,14 @@ class AlertmanagerConverter {
         problems_.note(kv.first, "global.resolve_timeout is not needed: promwatch evaluates the rules and resolves alerts itself");
       } else if (k == "slack_api_url" || k == "slack_api_url_file" || k == "http_config") {
         // Applied to the receivers that use them (below).
-      } else if (k.rfind("smtp_", 0) == 0 || k.rfind("pagerduty", 0) == 0 || k.rfind("opsgenie", 0) == 0 ||
-                 k.rfind("victorops", 0) == 0 || k.rfind("wechat", 0) == 0 || k.rfind("pushover", 0) == 0 ||
-                 k.rfind("webex", 0) == 0 || k.rfind("jira", 0) == 0 || k.rfind("rocketchat", 0) == 0) {
+      } else if (k == "smtp_from" || k == "smtp_smarthost" || k == "smtp_hello" || k == "smtp_auth_username" ||
+                 k == "smtp_auth_password" || k == "smtp_auth_password_file" || k == "smtp_require_tls" ||
+                 k == "pagerduty_url" || k == "opsgenie_api_url" || k == "opsgenie_api_key" ||
+                 k == "opsgenie_api_key_file" || k == "webex_api_url" || k == "rocketchat_api_url" ||
+                 k == "rocketchat_token" || k == "rocketchat_token_file" || k == "rocketchat_token_id" ||
+                 k == "rocketchat_token_id_file") {
+        // Applied to the receivers of that type that do not set their own (below).
+      } else if (k.rfind("victorops", 0) == 0 || k.rfind("wechat", 0) == 0 || k.rfind("jira", 0) == 0) {
         problems_.note(kv.first, "global." + k + " belongs to a receiver type promwatch does not have; not carried over");
       } else if (k == "telegram_api_url") {
         problems_.add(kv.first, "global.telegram_api_url: promwatch talks to api.telegram.org only; not carried over");
@@ -243,6 +280,7 @@ class AlertmanagerConverter {
       out_ += "intervals = [";
       for (std::size_t i = 0; i < specs.size(); ++i) out_ += (i ? ",\n  " : "\n  ") + specs[i];
       out_ += specs.empty() ? "]\n" : ",\n]\n";
+      eol_comments(line_of(ti) + 1, last_line(ti) + 1);
     }
   }
 
@@ -368,16 +406,28 @@ class AlertmanagerConverter {
       return false;
     };
     auto text_key = [&](const std::string& yaml_key, const std::string& toml) {
+      template_key(name, type, cfg, yaml_key, toml, keys, handled);
+    };
+    const YAML::Node& g = global_;  // const: operator[] on a non-const node inserts the key
+    auto own_or_global = [&](const std::string& yaml_key, const std::string& global_key) {
       handled.insert(yaml_key);
-      if (!cfg[yaml_key]) return;
-      const std::string v = str(cfg[yaml_key]);
-      if (uses_builtin_template(v)) {
-        problems_.note(cfg[yaml_key], "receiver \"" + name + "\": " + yaml_key +
-                                          " uses an Alertmanager built-in template; promwatch's own default for " +
-                                          type + " is used instead");
+      return setting(cfg, yaml_key, global_key);
+    };
+    // A plain value copied as it is; a template (which promwatch has only for title/text) is not.
+    auto plain_key = [&](const std::string& yaml_key, const std::string& toml, const YAML::Node& value) {
+      handled.insert(yaml_key);
+      if (!value) return;
+      const std::string v = str(value);
+      if (v.find("{{") != std::string::npos) {
+        problems_.add(value, "receiver \"" + name + "\": " + yaml_key + " is a template; promwatch takes a fixed " + toml +
+                                 " here; not carried over");
         return;
       }
       keys.emplace_back(toml, v);
+    };
+    auto left_out = [&](const std::string& yaml_key, const std::string& why) {
+      handled.insert(yaml_key);
+      if (cfg[yaml_key]) problems_.add(cfg[yaml_key], "receiver \"" + name + "\": " + yaml_key + " is not carried over: " + why);
     };
     if (type == "webhook") {
       url_from("url");
@@ -434,6 +484,147 @@ class AlertmanagerConverter {
         handled.insert("api_url");
         problems_.add(cfg["api_url"], "receiver \"" + name + "\": telegram api_url: promwatch talks to api.telegram.org only; not carried over");
       }
+    } else if (type == "email") {
+      email(name, cfg, keys, raw, handled);
+    } else if (type == "pagerduty") {
+      handled.insert("routing_key");
+      handled.insert("routing_key_file");
+      if (cfg["routing_key"] || cfg["routing_key_file"]) {
+        emit_secret(keys, cfg, "routing_key", "routing_key", name, "routing_key");
+      } else if (cfg["service_key"] || cfg["service_key_file"]) {
+        problems_.add(cfg, "receiver \"" + name + "\": pagerduty service_key (Events API v1) is not carried over: promwatch "
+                           "sends Events API v2, which needs an integration's routing_key");
+      }
+      handled.insert("service_key");
+      handled.insert("service_key_file");
+      if (const auto url = own_or_global("url", "pagerduty_url")) {
+        const std::string u = str(*url);
+        if (u != "https://events.pagerduty.com/v2/enqueue") keys.emplace_back("url", u);
+      }
+      text_key("description", "title");
+      if (cfg["severity"]) {
+        handled.insert("severity");
+        const std::string v = str(cfg["severity"]);
+        if (v == "critical" || v == "error" || v == "warning" || v == "info") {
+          keys.emplace_back("severity", v);
+        } else {
+          problems_.note(cfg["severity"], "receiver \"" + name + "\": pagerduty severity \"" + v +
+                                             "\" is not carried over: promwatch maps each group's severity label");
+        }
+      }
+      plain_key("source", "source", cfg["source"]);
+      for (const char* k : {"client", "client_url", "links", "images", "details", "class", "component", "group"}) {
+        if (cfg[k]) {
+          handled.insert(k);
+          problems_.note(cfg[k], "receiver \"" + name + "\": pagerduty " + k +
+                                     " is not carried over: promwatch sends its own (client, links to the status page, "
+                                     "the group labels and text as custom_details)");
+        }
+      }
+    } else if (type == "opsgenie") {
+      handled.insert("api_key");
+      handled.insert("api_key_file");
+      if (cfg["api_key"] || cfg["api_key_file"]) {
+        emit_secret(keys, cfg, "api_key", "api_key", name, "api_key");
+      } else if (g && (g["opsgenie_api_key"] || g["opsgenie_api_key_file"])) {
+        emit_secret(keys, g, "opsgenie_api_key", "api_key", name, "api_key");
+      } else {
+        problems_.add(cfg, "receiver \"" + name + "\": opsgenie without api_key (nor global.opsgenie_api_key)");
+      }
+      if (const auto url = own_or_global("api_url", "opsgenie_api_url")) {
+        std::string u = str(*url);
+        while (!u.empty() && u.back() == '/') u.pop_back();
+        if (u != "https://api.opsgenie.com") keys.emplace_back("api_url", u);
+      }
+      text_key("message", "title");
+      text_key("description", "text");
+      plain_key("source", "source", cfg["source"]);
+      if (cfg["priority"]) {
+        const std::string v = str(cfg["priority"]);
+        if (v.find("{{") == std::string::npos) plain_key("priority", "priority", cfg["priority"]);
+        else left_out("priority", "a template; promwatch takes a fixed P1..P5");
+      }
+      handled.insert("priority");
+      if (cfg["tags"]) {
+        handled.insert("tags");
+        const std::string v = str(cfg["tags"]);
+        if (v.find("{{") != std::string::npos) {
+          problems_.add(cfg["tags"], "receiver \"" + name + "\": tags is a template; not carried over");
+        } else {
+          raw.push_back("tags = " + toml_string_array(split_commas(v)));
+        }
+      }
+      if (cfg["responders"]) {
+        handled.insert("responders");
+        std::vector<std::string> list;
+        for (const auto& rsp : cfg["responders"]) {
+          const std::string kind = rsp["type"] ? str(rsp["type"]) : "";
+          std::string who;
+          if (kind == "user") who = rsp["username"] ? str(rsp["username"]) : "";
+          else who = rsp["name"] ? str(rsp["name"]) : "";
+          if ((kind == "team" || kind == "user" || kind == "escalation" || kind == "schedule") && !who.empty() &&
+              who.find("{{") == std::string::npos) {
+            list.push_back(kind + ":" + who);
+          } else {
+            problems_.add(rsp, "receiver \"" + name + "\": opsgenie responder is not carried over: promwatch takes "
+                               "team/user/escalation/schedule by a fixed name (user by username), not by id or template");
+          }
+        }
+        if (!list.empty()) raw.push_back("responders = " + toml_string_array(list));
+      }
+      left_out("details", "promwatch sends the group labels and its URL as details");
+      left_out("entity", "promwatch has no entity");
+      left_out("actions", "promwatch has no actions");
+      left_out("note", "promwatch sets its own note on close");
+      left_out("update_alerts", "promwatch updates by alias as Opsgenie does");
+    } else if (type == "pushover") {
+      for (const char* k : {"user_key", "token"}) {
+        handled.insert(k);
+        handled.insert(std::string(k) + "_file");
+        emit_secret(keys, cfg, k, k, name, k);
+      }
+      text_key("title", "title");
+      text_key("message", "text");
+      plain_key("sound", "sound", cfg["sound"]);
+      plain_key("device", "device", cfg["device"]);
+      handled.insert("priority");
+      std::string priority = cfg["priority"] ? str(cfg["priority"]) : "";
+      // Alertmanager's default priority is 2 (emergency) while firing, 0 once resolved, which
+      // is what promwatch's priority 2 does.
+      const bool am_default = !cfg["priority"] || priority.find("{{ if eq .Status \"firing\" }}2{{ else }}0{{ end }}") != std::string::npos;
+      if (am_default) priority = "2";
+      if (priority == "-2" || priority == "-1" || priority == "0" || priority == "1" || priority == "2") {
+        raw.push_back("priority = " + priority);
+      } else {
+        problems_.add(cfg["priority"], "receiver \"" + name + "\": pushover priority is a template; promwatch takes a fixed "
+                                                              "-2..2 (2 is sent as 0 once resolved); not carried over");
+      }
+      for (const char* k : {"retry", "expire"}) {
+        handled.insert(k);
+        if (cfg[k] && priority == "2") keys.emplace_back(k, str(cfg[k]));
+      }
+      left_out("url", "promwatch links each push to global.external_url");
+      left_out("url_title", "promwatch links each push to global.external_url");
+      left_out("html", "promwatch sends plain text");
+      left_out("monospace", "promwatch sends plain text");
+      left_out("ttl", "promwatch has no ttl");
+    } else if (type == "webex") {
+      handled.insert("room_id");
+      if (cfg["room_id"]) keys.emplace_back("room_id", str(cfg["room_id"]));
+      if (const auto url = own_or_global("api_url", "webex_api_url")) {
+        // Alertmanager's api_url is the messages endpoint; promwatch's is the API's base.
+        std::string u = str(*url);
+        if (u.ends_with("/messages")) u.resize(u.size() - std::string_view("messages").size());
+        if (u != "https://webexapis.com/v1/") keys.emplace_back("api_url", u);
+      }
+      text_key("message", "text");
+      // The bot token is http_config.authorization's credentials (below).
+    } else if (type == "msteamsv2") {
+      url_from("webhook_url");
+      text_key("title", "title");
+      text_key("text", "text");
+    } else if (type == "rocketchat") {
+      rocketchat(name, cfg, keys, handled);
     }
     for (const auto& [k, v] : keys) out_ += toml_key(k) + " = " + toml_text(v) + "\n";
     for (const auto& line : raw) out_ += line + "\n";
@@ -444,17 +635,162 @@ class AlertmanagerConverter {
       sr = kind.send_resolved ? "true" : "false";
     }
     out_ += "send_resolved = " + std::string(sr == "true" ? "true" : "false") + "\n";
-    const YAML::Node& g = global_;
-    http_config(name, cfg["http_config"] ? cfg["http_config"] : (g ? g["http_config"] : YAML::Node()));
+    http_config(name, cfg["http_config"] ? cfg["http_config"] : (g ? g["http_config"] : YAML::Node()), type);
+    if (type == "email" && cfg["tls_config"]) {
+      handled.insert("tls_config");
+      out_ += tls_table(name, cfg["tls_config"]) + "\n";
+    }
     for (const auto& kv : cfg) {
       const std::string k = kv.first.Scalar();
       if (!handled.count(k)) {
         problems_.add(kv.first, "receiver \"" + name + "\": " + k + " (" + type + ") is not carried over");
       }
     }
+    eol_comments(line_of(cfg) + 1, last_line(cfg) + 1);
   }
 
-  void http_config(const std::string& name, const YAML::Node& h) {
+  // A title/text template as `toml`; one that only calls an Alertmanager built-in template is
+  // left to promwatch's own default for `type` (noted).
+  void template_key(const std::string& name, const std::string& type, const YAML::Node& cfg, const std::string& yaml_key,
+                    const std::string& toml, Entries& keys, std::set<std::string>& handled) {
+    handled.insert(yaml_key);
+    if (!cfg[yaml_key]) return;
+    const std::string v = str(cfg[yaml_key]);
+    if (uses_builtin_template(v)) {
+      problems_.note(cfg[yaml_key], "receiver \"" + name + "\": " + yaml_key +
+                                        " uses an Alertmanager built-in template; promwatch's own default for " + type +
+                                        " is used instead");
+      return;
+    }
+    keys.emplace_back(toml, v);
+  }
+
+  // A key of an integration's config, else its global default (`smtp_from` for email's
+  // `from`); nullopt when neither is set.
+  std::optional<YAML::Node> setting(const YAML::Node& cfg, const std::string& key, const std::string& global_key) const {
+    const YAML::Node& g = global_;
+    if (cfg[key]) return cfg[key];
+    if (g && g[global_key]) return g[global_key];
+    return std::nullopt;
+  }
+
+  // email_configs (with the global smtp_* defaults) to promwatch's email keys.
+  void email(const std::string& name, const YAML::Node& cfg, Entries& keys, std::vector<std::string>& raw,
+             std::set<std::string>& handled) {
+    const YAML::Node& g = global_;
+    auto pick = [&](const std::string& key, const std::string& global_key) {
+      handled.insert(key);
+      return setting(cfg, key, global_key);
+    };
+    if (const auto v = pick("smarthost", "smtp_smarthost")) keys.emplace_back("smarthost", str(*v));
+    else problems_.add(cfg, "receiver \"" + name + "\": email without smarthost (nor global.smtp_smarthost)");
+    if (const auto v = pick("from", "smtp_from")) keys.emplace_back("from", str(*v));
+    else problems_.add(cfg, "receiver \"" + name + "\": email without from (nor global.smtp_from)");
+    handled.insert("to");
+    if (cfg["to"]) {
+      const std::string to = str(cfg["to"]);
+      if (to.find("{{") != std::string::npos) problems_.add(cfg["to"], "receiver \"" + name + "\": to is a template; not carried over");
+      else raw.push_back("to = " + toml_string_array(split_commas(to)));
+    }
+    if (const auto v = pick("hello", "smtp_hello")) {
+      if (str(*v) != "localhost") keys.emplace_back("hello", str(*v));
+    }
+    if (const auto v = pick("auth_username", "smtp_auth_username")) keys.emplace_back("auth_username", str(*v));
+    handled.insert("auth_password");
+    handled.insert("auth_password_file");
+    if (cfg["auth_password"] || cfg["auth_password_file"]) {
+      emit_secret(keys, cfg, "auth_password", "auth_password", name, "auth_password");
+    } else if (g && (g["smtp_auth_password"] || g["smtp_auth_password_file"])) {
+      emit_secret(keys, g, "smtp_auth_password", "auth_password", name, "auth_password");
+    }
+    for (const char* k : {"auth_secret", "auth_secret_file"}) {
+      handled.insert(k);
+      if (cfg[k]) problems_.add(cfg[k], "receiver \"" + name + "\": " + k + " (CRAM-MD5) is not carried over: promwatch logs in with PLAIN or LOGIN");
+    }
+    handled.insert("auth_identity");
+    if (cfg["auth_identity"] && cfg["auth_username"] && str(cfg["auth_identity"]) != str(cfg["auth_username"])) {
+      problems_.add(cfg["auth_identity"], "receiver \"" + name + "\": auth_identity is not carried over: promwatch logs in as auth_username");
+    }
+    if (const auto v = pick("require_tls", "smtp_require_tls")) {
+      raw.push_back(std::string("require_tls = ") + (str(*v) == "false" ? "false" : "true"));
+    }
+    template_key(name, "email", cfg, "text", "text", keys, handled);
+    template_key(name, "email", cfg, "html", "html", keys, handled);
+    handled.insert("headers");
+    if (cfg["headers"] && cfg["headers"].IsMap()) {
+      Entries headers;
+      for (const auto& h : cfg["headers"]) {
+        const std::string k = h.first.Scalar();
+        const std::string v = str(h.second);
+        const bool lower_subject = k == "Subject" || k == "subject";
+        if (lower_subject) {
+          if (uses_builtin_template(v)) continue;  // promwatch's default title
+          keys.emplace_back("title", v);
+        } else if (v.find("{{") != std::string::npos) {
+          problems_.add(h.first, "receiver \"" + name + "\": header " + k + " is a template; promwatch's headers are fixed; not carried over");
+        } else {
+          headers.emplace_back(k, v);
+        }
+      }
+      if (!headers.empty()) raw.push_back("headers = " + toml_inline_table(headers));
+    }
+  }
+
+  // rocketchat_configs: Alertmanager posts through Rocket.Chat's REST API (chat.postMessage with
+  // token_id/token), which promwatch's rocketchat receiver speaks too.
+  void rocketchat(const std::string& name, const YAML::Node& cfg, Entries& keys, std::set<std::string>& handled) {
+    const YAML::Node& g = global_;
+    handled.insert("api_url");
+    const auto api_url = setting(cfg, "api_url", "rocketchat_api_url");
+    keys.emplace_back("api_url", api_url ? str(*api_url) : "https://open.rocket.chat");
+    for (const char* k : {"token_id", "token"}) {
+      const std::string key = k;
+      handled.insert(key);
+      handled.insert(key + "_file");
+      if (cfg[key] || cfg[key + "_file"]) {
+        emit_secret(keys, cfg, key, key, name, key);
+      } else if (g && (g["rocketchat_" + key] || g["rocketchat_" + key + "_file"])) {
+        emit_secret(keys, g, "rocketchat_" + key, key, name, key);
+      } else {
+        problems_.add(cfg, "receiver \"" + name + "\": rocketchat without " + key + " (nor global.rocketchat_" + key + ")");
+      }
+    }
+    const std::string channel = cfg["channel"] ? str(cfg["channel"]) : "";
+    handled.insert("channel");
+    if (!channel.empty()) keys.emplace_back("channel", channel);
+    handled.insert("emoji");
+    handled.insert("icon_url");
+    if (cfg["emoji"]) keys.emplace_back("emoji", str(cfg["emoji"]));
+    else if (cfg["icon_url"]) keys.emplace_back("avatar", str(cfg["icon_url"]));
+    template_key(name, "rocketchat", cfg, "title", "title", keys, handled);
+    template_key(name, "rocketchat", cfg, "text", "text", keys, handled);
+    for (const char* k : {"color", "title_link", "fields", "short_fields", "image_url", "thumb_url", "link_names", "actions"}) {
+      handled.insert(k);
+      if (cfg[k]) {
+        problems_.add(cfg[k], "receiver \"" + name + "\": rocketchat " + k +
+                                  " is not carried over: promwatch sends its own attachment (red/green, a link to promwatch)");
+      }
+    }
+  }
+
+  std::string tls_table(const std::string& name, const YAML::Node& v) {
+    std::vector<std::string> parts;
+    for (const auto& t : v) {
+      const std::string tk = t.first.Scalar();
+      if (tk == "insecure_skip_verify") {
+        parts.push_back(tk + " = " + (str(t.second) == "true" ? "true" : "false"));
+      } else if (tk == "ca_file" || tk == "cert_file" || tk == "key_file" || tk == "server_name") {
+        parts.push_back(tk + " = " + toml_string(str(t.second)));
+      } else {
+        problems_.add(t.first, "receiver \"" + name + "\": tls_config." + tk + " is not carried over");
+      }
+    }
+    std::string s = "tls = { ";
+    for (std::size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : "") + parts[i];
+    return s + " }";
+  }
+
+  void http_config(const std::string& name, const YAML::Node& h, const std::string& type) {
     if (!h || !h.IsMap()) return;
     std::set<std::string> written;  // TOML keys: bearer_token and authorization both become `authorization`
     for (const auto& kv : h) {
@@ -474,6 +810,11 @@ class AlertmanagerConverter {
         if (v["username"]) e.emplace_back("username", str(v["username"]));
         emit_secret(e, v, "password", "password", name, "password");
         out_ += "basic_auth = " + toml_inline_table(e) + "\n";
+      } else if (k == "authorization" && type == "webex") {
+        // Alertmanager's webex receiver sends the bot token as the authorization credentials.
+        Entries e;
+        emit_secret(e, v, "credentials", "bot_token", name, "bot_token");
+        for (const auto& [key, value] : e) out_ += key + " = " + toml_string(value) + "\n";
       } else if (k == "authorization") {
         Entries e;
         if (v["type"]) e.emplace_back("type", str(v["type"]));
@@ -484,20 +825,7 @@ class AlertmanagerConverter {
         emit_secret(e, h, "bearer_token", "credentials", name, "credentials");
         out_ += "authorization = " + toml_inline_table(e) + "\n";
       } else if (k == "tls_config") {
-        std::vector<std::string> parts;
-        for (const auto& t : v) {
-          const std::string tk = t.first.Scalar();
-          if (tk == "insecure_skip_verify") {
-            parts.push_back(tk + " = " + (str(t.second) == "true" ? "true" : "false"));
-          } else if (tk == "ca_file" || tk == "cert_file" || tk == "key_file" || tk == "server_name") {
-            parts.push_back(tk + " = " + toml_string(str(t.second)));
-          } else {
-            problems_.add(t.first, "receiver \"" + name + "\": tls_config." + tk + " is not carried over");
-          }
-        }
-        std::string s = "tls = { ";
-        for (std::size_t i = 0; i < parts.size(); ++i) s += (i ? ", " : "") + parts[i];
-        out_ += s + " }\n";
+        out_ += tls_table(name, v) + "\n";
       } else if (k == "proxy_url") {
         out_ += "proxy_url = " + toml_string(str(v)) + "\n";
       } else if (k == "follow_redirects") {
@@ -627,6 +955,7 @@ class AlertmanagerConverter {
       if ((split && k + 1 < copies) || continues) out_ += "continue = true\n";
       out_ += intervals;
     }
+    eol_comments(line_of(r) + 1, has_children ? line_of(children[0]) : last_line(r) + 1);
     if (has_children) {
       for (const auto& c : children) {
         out_ += "\n";
@@ -655,6 +984,7 @@ class AlertmanagerConverter {
           problems_.add(kv.first, where + ": unknown key \"" + kv.first.Scalar() + "\"; not carried over");
         }
       }
+      eol_comments(line_of(ir) + 1, last_line(ir) + 1);
     }
   }
 

@@ -338,20 +338,6 @@ class RuleFileConverter {
   // The first line after a rule's own lines.
   static int rule_end(const YAML::Node& node) { return last_line(node) + 1; }
 
-  // The largest line of any node in `node`. A multi-line scalar spans at least as many lines
-  // as it has newlines (a block scalar's content starts on the line after its indicator).
-  static int last_line(const YAML::Node& node) {
-    int max = line_of(node);
-    if (node.IsMap()) {
-      for (const auto& kv : node) max = std::max({max, last_line(kv.first), last_line(kv.second)});
-    } else if (node.IsSequence()) {
-      for (const auto& e : node) max = std::max(max, last_line(e));
-    } else if (node.IsScalar()) {
-      max += static_cast<int>(std::count(node.Scalar().begin(), node.Scalar().end(), '\n'));
-    }
-    return max;
-  }
-
   Problems problems_;
   CommentIndex comments_;
   std::string out_;

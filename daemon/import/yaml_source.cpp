@@ -37,6 +37,45 @@ bool opens_block_scalar(std::string_view line) {
   return head.empty() || head.back() == ':' || head.back() == '-';
 }
 
+// Where the comment at the end of a line that holds YAML starts (the `#`), or npos. A `#` starts
+// a comment after a blank, outside quotes; a quote opens a quoted scalar only where a scalar can
+// start (so the apostrophe of `it's down` does not).
+std::size_t trailing_comment_at(std::string_view line) {
+  char quote = 0;
+  char before = ' ';  // the last character that is not a blank
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quote == '"') {
+      if (c == '\\') ++i;
+      else if (c == '"') quote = 0;
+      continue;
+    }
+    if (quote == '\'') {
+      if (c == '\'' && i + 1 < line.size() && line[i + 1] == '\'') ++i;  // '' is a quote inside
+      else if (c == '\'') quote = 0;
+      continue;
+    }
+    if ((c == '"' || c == '\'') && std::string_view(" :-[{,?").find(before) != std::string_view::npos) {
+      quote = c;
+      continue;
+    }
+    if (c == '#' && i > 0 && (line[i - 1] == ' ' || line[i - 1] == '\t')) return i;
+    if (c != ' ' && c != '\t') before = c;
+  }
+  return std::string_view::npos;
+}
+
+// A comment's text as TOML can hold it: no control character but tab.
+std::string comment_text(std::string_view c) {
+  if (!c.empty() && c.front() == ' ') c.remove_prefix(1);
+  while (!c.empty() && (c.back() == '\r' || c.back() == ' ' || c.back() == '\t')) c.remove_suffix(1);
+  std::string text(c);
+  for (char& ch : text) {
+    if ((static_cast<unsigned char>(ch) < 0x20 && ch != '\t') || ch == 0x7F) ch = ' ';
+  }
+  return text;
+}
+
 }  // namespace
 
 namespace {
@@ -124,6 +163,8 @@ CommentIndex::CommentIndex(std::string_view text) {
   }
   comment_.assign(lines.size(), {});
   is_comment_.assign(lines.size(), false);
+  trailing_.assign(lines.size(), {});
+  has_trailing_.assign(lines.size(), false);
   std::size_t block_indent = 0;
   bool in_block = false;
   for (std::size_t n = 0; n < lines.size(); ++n) {
@@ -134,17 +175,13 @@ CommentIndex::CommentIndex(std::string_view text) {
     }
     const std::size_t ind = indent_of(line);
     if (ind < line.size() && line[ind] == '#') {
-      std::string_view c = line.substr(ind + 1);
-      if (!c.empty() && c.front() == ' ') c.remove_prefix(1);
-      while (!c.empty() && c.back() == '\r') c.remove_suffix(1);
-      // TOML comments may hold no control character but tab.
-      std::string text(c);
-      for (char& ch : text) {
-        if ((static_cast<unsigned char>(ch) < 0x20 && ch != '\t') || ch == 0x7F) ch = ' ';
-      }
-      comment_[n] = std::move(text);
+      comment_[n] = comment_text(line.substr(ind + 1));
       is_comment_[n] = true;
       continue;
+    }
+    if (const std::size_t at = trailing_comment_at(line); at != std::string_view::npos) {
+      trailing_[n] = comment_text(line.substr(at + 1));
+      has_trailing_[n] = true;
     }
     if (opens_block_scalar(line)) {
       // The content is indented deeper than the key that owns it: for `- key: |` that key
@@ -167,11 +204,38 @@ std::vector<std::string> CommentIndex::take(int from, int to) {
   std::vector<std::string> out;
   if (from < 1) from = 1;
   for (int l = from; l < to && l <= static_cast<int>(comment_.size()); ++l) {
-    if (!is_comment_[l - 1]) continue;
-    out.push_back(comment_[l - 1]);
-    is_comment_[l - 1] = false;
+    if (is_comment_[l - 1]) {
+      out.push_back(comment_[l - 1]);
+      is_comment_[l - 1] = false;
+    } else if (has_trailing_[l - 1]) {
+      out.push_back(trailing_[l - 1]);
+      has_trailing_[l - 1] = false;
+    }
   }
   return out;
+}
+
+std::vector<std::string> CommentIndex::take_trailing(int from, int to) {
+  std::vector<std::string> out;
+  if (from < 1) from = 1;
+  for (int l = from; l < to && l <= static_cast<int>(trailing_.size()); ++l) {
+    if (!has_trailing_[l - 1]) continue;
+    out.push_back(trailing_[l - 1]);
+    has_trailing_[l - 1] = false;
+  }
+  return out;
+}
+
+int last_line(const YAML::Node& node) {
+  int max = line_of(node);
+  if (node.IsMap()) {
+    for (const auto& kv : node) max = std::max({max, last_line(kv.first), last_line(kv.second)});
+  } else if (node.IsSequence()) {
+    for (const auto& e : node) max = std::max(max, last_line(e));
+  } else if (node.IsScalar()) {
+    max += static_cast<int>(std::count(node.Scalar().begin(), node.Scalar().end(), '\n'));
+  }
+  return max;
 }
 
 std::vector<std::string> CommentIndex::take_above(int line) {

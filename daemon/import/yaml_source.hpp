@@ -1,8 +1,9 @@
 #pragma once
 // What the importers need from a YAML file besides yaml-cpp's nodes: 1-based line numbers
-// and the comments, which yaml-cpp drops. Comments are found in the raw text: a line whose
-// first non-blank character is `#` and which is not inside a block scalar (`|`/`>`), whose
-// content lines may start with `#` too.
+// and the comments, which yaml-cpp drops (it has no API for them). Comments are found in the
+// raw text: a line whose first non-blank character is `#` and which is not inside a block
+// scalar (`|`/`>`), whose content lines may start with `#` too; and the end of a line that
+// holds YAML, from a `#` after a blank outside quotes (`for: 5m  # flaps otherwise`).
 
 #include <yaml-cpp/yaml.h>
 
@@ -26,19 +27,27 @@ std::vector<YAML::Node> load_documents(std::string_view text);
 /// 1-based line of a node as yaml-cpp marks it (0 when it has no mark).
 int line_of(const YAML::Node& node);
 
+/// The largest line of any node in `node`. A multi-line scalar spans at least as many lines
+/// as it has newlines (a block scalar's content starts on the line after its indicator).
+int last_line(const YAML::Node& node);
+
 class CommentIndex {
  public:
   explicit CommentIndex(std::string_view text);
   /// The comments on lines in [from, to) not taken before, in order, each without its `#`
-  /// and one following space. Lines are 1-based.
+  /// and one following space: whole-line comments and end-of-line ones. Lines are 1-based.
   std::vector<std::string> take(int from, int to);
-  /// The comments on the lines right above `line` (a contiguous run, no blank line between),
+  /// Only the end-of-line comments on lines in [from, to) not taken before.
+  std::vector<std::string> take_trailing(int from, int to);
+  /// The whole-line comments right above `line` (a contiguous run, no blank line between),
   /// not taken before, in order: for output whose order differs from the file's.
   std::vector<std::string> take_above(int line);
 
  private:
   std::vector<std::string> comment_;  // per line (index = line - 1); empty = no comment
   std::vector<bool> is_comment_;
+  std::vector<std::string> trailing_;  // end-of-line comments, per line
+  std::vector<bool> has_trailing_;
 };
 
 /// Problems collected while converting one file.

@@ -1,11 +1,19 @@
 // Microsoft Teams: Workflows ("When a Teams webhook request is received") and the older Office 365
 // connectors (incoming webhook).
 //
+// `teams`:
 // card (the default): {"type":"message","attachments":[an Adaptive Card 1.4]}, which both accept;
 // markdown: a legacy MessageCard; text: {"text": …} (legacy connectors only). Workflows answer
 // 202 Accepted; legacy connectors 200 with the body "1" — and 200 with an error text in the body
 // when they fail (e.g. "Microsoft Teams endpoint returned HTTP error 429 …"), so a 200 is only a
 // success with "1" (or nothing). Payloads are limited to about 28 KB.
+//
+// `msteamsv2` (Alertmanager's msteamsv2_config): Workflows / Power Automate only, always
+// {"type":"message","attachments":[an Adaptive Card 1.2]}. A flow answers 202 Accepted (200 when
+// it ends with a Response action); its errors are JSON {"error":{"code","message"}}: 400
+// (InvalidRequestContent, TriggerInputSchemaMismatch), 401/403 (a bad or missing signature `sig`),
+// 404 (WorkflowNotFound: the flow was deleted or turned off) are permanent; 429
+// (WorkflowRequestsThrottled, with Retry-After) and 5xx are retried.
 
 #include "chat_common.hpp"
 #include "receiver_types.hpp"
@@ -15,9 +23,12 @@ namespace {
 
 class TeamsReceiver final : public ChatReceiver {
  public:
-  explicit TeamsReceiver(ChatOptions o) : ChatReceiver(std::move(o)) { type_ = msg_type("card"); }
+  TeamsReceiver(ChatOptions o, bool workflows) : ChatReceiver(std::move(o)), workflows_(workflows) {
+    type_ = workflows ? "card" : msg_type("card");
+  }
 
   DeliveryJudgement judge(const HttpResponse& response) const override {
+    if (workflows_) return judge_workflow(response);
     DeliveryJudgement out = judge_http(response, "teams");
     if (response.status != 200) return out;
     std::string body = excerpt(response.body);
@@ -28,6 +39,21 @@ class TeamsReceiver final : public ChatReceiver {
   }
 
  protected:
+  // A flow's answer: any 2xx is the flow accepting the card (its own Response action may say
+  // anything); errors carry Logic Apps' {"error":{"code","message"}}.
+  DeliveryJudgement judge_workflow(const HttpResponse& response) const {
+    DeliveryJudgement out = judge_http(response, "msteamsv2");
+    if (out.verdict == DeliveryVerdict::Delivered || response.status == 0) return out;
+    nlohmann::json j = parse_json(response.body);
+    if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+      const std::string code = json_string(j["error"], "code");
+      const std::string message = json_string(j["error"], "message");
+      out.reason = "msteamsv2: HTTP " + std::to_string(response.status) + ": " + excerpt(code) +
+                   (message.empty() ? "" : ": " + excerpt(message));
+    }
+    return out;
+  }
+
   Markup markup() const override { return Markup::CommonMark; }
   ChatLimits limits() const override {
     ChatLimits l;
@@ -64,7 +90,7 @@ class TeamsReceiver final : public ChatReceiver {
     ordered_json card;
     card["$schema"] = "http://adaptivecards.io/schemas/adaptive-card.json";
     card["type"] = "AdaptiveCard";
-    card["version"] = "1.4";
+    card["version"] = workflows_ ? "1.2" : "1.4";
     card["msteams"] = {{"width", "Full"}};
     card["body"] = ordered_json::array(
         {ordered_json{{"type", "TextBlock"},
@@ -85,6 +111,7 @@ class TeamsReceiver final : public ChatReceiver {
   }
 
  private:
+  bool workflows_;
   std::string type_;
 };
 
@@ -95,7 +122,16 @@ ReceiverTypeSpec teams_receiver_type() {
   spec.name = "teams";
   spec.msg_types = {"text", "markdown", "card"};
   spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    return std::make_shared<TeamsReceiver>(build);
+    return std::make_shared<TeamsReceiver>(build, false);
+  };
+  return spec;
+}
+
+ReceiverTypeSpec msteamsv2_receiver_type() {
+  ReceiverTypeSpec spec;
+  spec.name = "msteamsv2";
+  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
+    return std::make_shared<TeamsReceiver>(build, true);
   };
   return spec;
 }

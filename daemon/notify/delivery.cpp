@@ -106,6 +106,12 @@ std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, cons
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               const Template* title, const Template* text, std::string* error,
                                               std::function<TimePoint()> clock) {
+  return make_receiver(config, notify, ReceiverTemplates{title, text, nullptr}, error, std::move(clock));
+}
+
+std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
+                                              const ReceiverTemplates& templates, std::string* error,
+                                              std::function<TimePoint()> clock) {
   const ReceiverTypeSpec* spec = find_receiver_type(config.type);
   if (!spec || !spec->make) {
     // Not produced by the config loader; a made-up type is refused, not guessed.
@@ -114,8 +120,9 @@ std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, cons
   }
   ReceiverBuild build;
   build.config = config;
-  if (title) build.title = *title;
-  if (text) build.text = *text;
+  if (templates.title) build.title = *templates.title;
+  if (templates.text) build.text = *templates.text;
+  if (templates.html) build.html = *templates.html;
   build.timeout = notify.timeout;
   build.max_response_bytes = notify.max_response_bytes;
   build.clock = std::move(clock);

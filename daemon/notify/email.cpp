@@ -9,7 +9,8 @@
 // annotations and links, everything escaped), both base64 so that no line is too long or
 // starts with a dot. `Subject` is the title (RFC 2047 encoded-words when it is not ASCII),
 // with `Date`, `Message-Id` (the same across retries of one message: built once), `From`,
-// `To`, `Cc`, and the configured `headers`, which replace ours of the same name.
+// `To`, `Cc`, and the configured `headers`, which replace ours of the same name. An `html`
+// template replaces the default HTML part (trusted markup, as `text` is for the chat types).
 //
 // Answers: 250 after DATA is delivered; a 4xx reply to any command is retried (greylisting,
 // 451 local error, 452 storage), a 5xx is permanent (550 mailbox unavailable, 535 bad login,
@@ -369,7 +370,7 @@ class EmailReceiver final : public ChatReceiver {
     m += base64_lines(crlf(part.text + "\n"));
     m += "--" + boundary + "\r\n";
     m += "Content-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-    m += base64_lines(crlf(default_html(part.title, data, truncated)));
+    m += base64_lines(crlf(options_.html ? options_.html->render_notification(data) : default_html(part.title, data, truncated)));
     m += "--" + boundary + "--\r\n";
     return m;
   }
@@ -433,6 +434,7 @@ void read_email_keys(ReceiverKeys& keys, ReceiverConfig& out) {
     }
   }
   if (auto v = keys.boolean("require_tls")) s->require_tls = *v;
+  out.html = keys.template_text("html");
   for (std::string_view key : {"basic_auth", "authorization"}) {
     if (keys.has(key)) {
       keys.error_at_key(key, std::string(key) + ": email receivers log in with auth_username and auth_password");
@@ -450,13 +452,9 @@ ReceiverTypeSpec email_receiver_type() {
   spec.keys = {"smarthost",     "from",          "to",
                "cc",            "hello",         "auth_username",
                "auth_password", "auth_password_file", "auth_mechanism",
-               "require_tls"};
+               "require_tls",   "html"};
   spec.read = &read_email_keys;
-  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    auto settings = std::dynamic_pointer_cast<const EmailSettings>(build.config.settings);
-    if (!settings) return nullptr;  // not loaded through the table
-    return std::make_shared<EmailReceiver>(build, std::move(settings));
-  };
+  spec.make = &make_with_settings<EmailReceiver, EmailSettings>;
   return spec;
 }
 

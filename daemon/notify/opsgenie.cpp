@@ -169,11 +169,7 @@ ReceiverTypeSpec opsgenie_receiver_type() {
   spec.url = ReceiverUrl::None;  // api_url
   spec.keys = {"api_key", "api_key_file", "api_url", "responders", "tags", "priority", "source"};
   spec.read = &read_opsgenie_keys;
-  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    auto settings = std::dynamic_pointer_cast<const OpsgenieSettings>(build.config.settings);
-    if (!settings) return nullptr;  // not loaded through the table
-    return std::make_shared<OpsgenieReceiver>(build, std::move(settings));
-  };
+  spec.make = &make_with_settings<OpsgenieReceiver, OpsgenieSettings>;
   return spec;
 }
 

@@ -200,11 +200,7 @@ ReceiverTypeSpec pagerduty_receiver_type() {
   spec.url = ReceiverUrl::Optional;  // https://events.pagerduty.com/v2/enqueue by default
   spec.keys = {"routing_key", "routing_key_file", "severity", "source"};
   spec.read = &read_pagerduty_keys;
-  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    auto settings = std::dynamic_pointer_cast<const PagerdutySettings>(build.config.settings);
-    if (!settings) return nullptr;  // not loaded through the table
-    return std::make_shared<PagerdutyReceiver>(build, std::move(settings));
-  };
+  spec.make = &make_with_settings<PagerdutyReceiver, PagerdutySettings>;
   return spec;
 }
 

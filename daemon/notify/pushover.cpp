@@ -4,12 +4,15 @@
 // application's), user (the user or group key), title (250 characters), message (1,024
 // characters, plain text), priority (-2..2), for priority 2 (emergency: repeated until
 // acknowledged) retry (at least 30 s) and expire (at most 3 h), url/url_title to promwatch,
-// timestamp, sound, device. A resolved group is sent at priority 0 (Pushover has nothing to
-// resolve; an emergency is not repeated for good news). Pushover answers 200
+// timestamp, sound, device. A resolved group is sent at priority 0 (an emergency is not repeated
+// for good news). An emergency carries `tags` = the group's key (a hash of the group key, the
+// same after a restart), and the group's resolve first cancels its emergencies still repeating:
+// POST {api}/receipts/cancel_by_tag/{tag}.json with the token. Pushover answers 200
 // {"status":1,"request":…}; 4xx {"status":0,"errors":[…]} are permanent (bad token or user,
 // message too long), 429 (the application's monthly limit) and 5xx are retried.
 
 #include "chat_common.hpp"
+#include "incident_key.hpp"
 #include "receiver_types.hpp"
 
 namespace promwatch::chat {
@@ -49,6 +52,7 @@ class PushoverReceiver final : public ChatReceiver {
     if (priority == 2) {
       form.emplace_back("retry", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(s_->retry).count()));
       form.emplace_back("expire", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(s_->expire).count()));
+      form.emplace_back("tags", emergency_tag(n.group_key));
     }
     if (part.link.starts_with("http") && part.link.size() <= 512) {
       form.emplace_back("url", part.link);
@@ -59,15 +63,23 @@ class PushoverReceiver final : public ChatReceiver {
                                                       .count()));
     if (!s_->sound.empty()) form.emplace_back("sound", s_->sound);
     if (!s_->device.empty()) form.emplace_back("device", s_->device);
-    std::string body;
-    for (const auto& [k, v] : form) body += (body.empty() ? "" : "&") + k + "=" + url_encode(v);
-
-    HttpRequest r = post_request("application/x-www-form-urlencoded");
-    r.body = std::move(body);
     std::vector<HttpRequest> out;
+    const std::string api = api_base();
+    if (!firing && s_->priority == 2 && !api.empty()) {
+      // Before the good news: stop the group's emergency from repeating.
+      HttpRequest cancel = post_request("application/x-www-form-urlencoded");
+      cancel.url = api + "receipts/cancel_by_tag/" + emergency_tag(n.group_key) + ".json";
+      cancel.body = "token=" + url_encode(s_->token);
+      out.push_back(std::move(cancel));
+    }
+    HttpRequest r = post_request("application/x-www-form-urlencoded");
+    r.body = form_body(form);
     out.push_back(std::move(r));
     return out;
   }
+
+  /// The tag of a group's emergencies: its key, shortened (Pushover's tags are short words).
+  static std::string emergency_tag(std::string_view group_key) { return "pw" + group_key_hash(group_key).substr(0, 32); }
 
   DeliveryJudgement judge(const HttpResponse& response) const override {
     nlohmann::json j = parse_json(response.body);
@@ -116,6 +128,21 @@ class PushoverReceiver final : public ChatReceiver {
   std::string endpoint() const override { return config().url.empty() ? std::string(kDefaultUrl) : config().url; }
 
  private:
+  static std::string form_body(const std::vector<std::pair<std::string, std::string>>& form) {
+    std::string body;
+    for (const auto& [k, v] : form) body += (body.empty() ? "" : "&") + k + "=" + url_encode(v);
+    return body;
+  }
+
+  // ".../1/" of the messages endpoint, where the receipts API lives; empty when `url` is
+  // something else (a relay), which then gets no cancel.
+  std::string api_base() const {
+    const std::string e = endpoint();
+    constexpr std::string_view kMessages = "messages.json";
+    if (!e.ends_with(kMessages)) return {};
+    return e.substr(0, e.size() - kMessages.size());
+  }
+
   std::shared_ptr<const PushoverSettings> s_;
 };
 
@@ -160,11 +187,7 @@ ReceiverTypeSpec pushover_receiver_type() {
   spec.url = ReceiverUrl::Optional;  // https://api.pushover.net/1/messages.json by default
   spec.keys = {"user_key", "user_key_file", "token", "token_file", "priority", "retry", "expire", "sound", "device"};
   spec.read = &read_pushover_keys;
-  spec.make = [](const ReceiverBuild& build) -> std::shared_ptr<const Receiver> {
-    auto settings = std::dynamic_pointer_cast<const PushoverSettings>(build.config.settings);
-    if (!settings) return nullptr;  // not loaded through the table
-    return std::make_shared<PushoverReceiver>(build, std::move(settings));
-  };
+  spec.make = &make_with_settings<PushoverReceiver, PushoverSettings>;
   return spec;
 }
 

@@ -13,6 +13,8 @@ const std::vector<ReceiverTypeSpec>& receiver_types() {
       chat::feishu_receiver_type(),   chat::wecom_receiver_type(),   chat::discord_receiver_type(),
       chat::teams_receiver_type(),    chat::telegram_receiver_type(), chat::email_receiver_type(),
       chat::pagerduty_receiver_type(), chat::opsgenie_receiver_type(), chat::pushover_receiver_type(),
+      chat::mattermost_receiver_type(), chat::rocketchat_receiver_type(), chat::webex_receiver_type(),
+      chat::msteamsv2_receiver_type(),
   };
   return types;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "promwatch/config.hpp"
+#include "promwatch/delivery.hpp"
 #include "promwatch/rules.hpp"
 #include "promwatch/template.hpp"
 #include "promwatch/time.hpp"
@@ -36,6 +37,9 @@ struct CompiledConfig {
   /// Compiled receiver title/text templates, by receiver index (nullopt when not set).
   std::vector<std::optional<Template>> receiver_titles;
   std::vector<std::optional<Template>> receiver_texts;
+  std::vector<std::optional<Template>> receiver_htmls;  ///< email's `html`
+  /// The compiled templates of receiver `i` (pointers into this object).
+  ReceiverTemplates receiver_templates(std::size_t i) const;
   std::optional<Template> generator_url;
 };
 

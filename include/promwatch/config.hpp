@@ -174,6 +174,7 @@ struct ReceiverConfig {
   std::string msg_type;  ///< empty = the platform's richest
   std::optional<TemplateText> title;
   std::optional<TemplateText> text;
+  std::optional<TemplateText> html;  ///< email: the text/html part
   RateLimit rate_limit;
   // The chat family's keys (each read by the types that accept it, in their own files).
   std::string secret;                       ///< signing secret (dingtalk, feishu)

@@ -95,6 +95,7 @@ struct ReceiverBuild {
   ReceiverConfig config;
   std::optional<Template> title;  ///< the compiled `title` template, if configured
   std::optional<Template> text;   ///< the compiled `text` template, if configured
+  std::optional<Template> html;   ///< the compiled `html` template (email), if configured
   Duration timeout{10000};        ///< notify.timeout, per attempt
   std::uint64_t max_response_bytes = 64u << 10;
   std::function<TimePoint()> clock;  ///< wall clock (signatures, Date headers); `now()` when empty
@@ -105,6 +106,18 @@ struct ReceiverBuild {
 /// Chat receivers get their default title and text.
 std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
                                               std::string* error);
+
+/// A receiver's compiled templates, each null when not configured.
+struct ReceiverTemplates {
+  const Template* title = nullptr;
+  const Template* text = nullptr;
+  const Template* html = nullptr;  ///< email's text/html part
+};
+
+/// As below, with every compiled template of the receiver (copied).
+std::shared_ptr<const Receiver> make_receiver(const ReceiverConfig& config, const NotifyConfig& notify,
+                                              const ReceiverTemplates& templates, std::string* error,
+                                              std::function<TimePoint()> clock = {});
 
 /// As above, with the receiver's compiled `title`/`text` templates (null when not configured;
 /// copied, so they need not outlive the call). `clock` is the wall clock chat receivers sign

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "promwatch/config.hpp"
 #include "promwatch/delivery.hpp"
 #include "promwatch/http_client.hpp"
 #include "promwatch/notify.hpp"
@@ -454,6 +455,246 @@ TEST(ChatTeams, LegacyAnswers) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Mattermost, Rocket.Chat, Webex, Teams Workflows (msteamsv2): one test each for the whole life
+// of a group (trigger, resolve), retried and permanent errors, and no secret in any reason.
+
+// A receiver as the config loader reads it (types with settings of their own need that).
+ReceiverConfig load_receiver(const TempDir& dir, const std::string& table) {
+  auto path = dir.write("r.toml", "[datasource]\nurl = \"http://127.0.0.1:9\"\n[[receivers]]\n" + table);
+  LoadResult r = load_config(path.string());
+  for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
+  return r.config && !r.config->receivers.empty() ? r.config->receivers[0] : ReceiverConfig{};
+}
+
+Notification resolved_sample(const std::string& receiver) {
+  Notification n = sample(receiver);
+  AlertEvent a = *n.alerts[0].event;
+  a.ends_at = now();
+  n.resolved = n.firing;
+  n.firing.clear();
+  n.alerts[0] = NotifiedAlert{std::make_shared<const AlertEvent>(std::move(a)), true};
+  return n;
+}
+
+void expect_no_secret(const Harness& h, const std::vector<std::string>& secrets) {
+  for (const auto& r : h.reports) {
+    for (const auto& secret : secrets) EXPECT_EQ(r.reason.find(secret), std::string::npos) << r.reason;
+  }
+}
+
+void check_mattermost(const TestRequest& r, std::vector<std::string>& problems) {
+  if (r.path != "/hooks/MMTOKEN") problems.push_back("path " + r.path);
+  json b = json::parse(r.body, nullptr, false);
+  // Mattermost refuses a post with neither text nor attachments ("No text specified").
+  if (!b.contains("text") && !(b.contains("attachments") && b["attachments"].is_array() && !b["attachments"].empty())) {
+    problems.push_back("no text");
+    return;
+  }
+  if (b.contains("attachments")) {
+    const json& a = b["attachments"][0];
+    for (const char* k : {"fallback", "color", "title", "text"}) {
+      if (!a.contains(k) || !a[k].is_string()) problems.push_back(std::string("attachment.") + k);
+    }
+  }
+  if (b.value("channel", "") != "ops") problems.push_back("channel");
+}
+
+TEST(ChatMattermost, OkBodyRetriesAndPermanentErrors) {
+  TempDir dir;
+  const std::string mm_error = R"({"id":"web.incoming_webhook.channel.app_error","message":"Couldn't find the channel.","detailed_error":"","request_id":"ohek8h44ejdzmk36pf9x573jza","status_code":400})";
+  Platform p(check_mattermost, {text_answer(429, "limit exceeded", {{"Retry-After", "1"}}), text_answer(503, "{}"),
+                                text_answer(200, "ok"), text_answer(200, "ok"), json_answer(400, mm_error)});
+  auto rc = load_receiver(dir, "name = \"mm\"\ntype = \"mattermost\"\nurl = \"" + p.url() +
+                                   "/hooks/MMTOKEN\"\nchannel = \"ops\"\nusername = \"promwatch\"\n");
+  Harness h;
+  EXPECT_EQ(h.deliver(rc, sample("mm")).result, "success");
+  EXPECT_EQ(h.results(), (Results{"retry", "retry", "success"}));
+  EXPECT_EQ(h.deliver(rc, resolved_sample("mm")).result, "success");
+  DeliveryReport r = h.deliver(rc, sample("mm"));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(h.results(), (Results{"failed"}));
+  EXPECT_NE(r.reason.find("Couldn't find the channel."), std::string::npos) << r.reason;
+  expect_no_secret(h, {"MMTOKEN"});
+  EXPECT_EQ(p.problems(), std::vector<std::string>{});
+  auto reqs = p.requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  json firing = json::parse(reqs[2].body);
+  json resolved = json::parse(reqs[3].body);
+  EXPECT_EQ(firing["username"], "promwatch");
+  EXPECT_EQ(firing["attachments"][0]["color"], "#E01E5A");
+  EXPECT_NE(firing["attachments"][0]["text"].get<std::string>().find("CPU above 90% on web-1"), std::string::npos);
+  EXPECT_EQ(resolved["attachments"][0]["color"], "#2EB67D");
+  EXPECT_NE(resolved["attachments"][0]["title"].get<std::string>().find("RESOLVED"), std::string::npos);
+}
+
+void check_rocketchat(const TestRequest& r, std::vector<std::string>& problems) {
+  if (r.path != "/hooks/6Fq/RCTOKEN") problems.push_back("path " + r.path);
+  json b = json::parse(r.body, nullptr, false);
+  if (!b.contains("attachments") || !b["attachments"].is_array() || b["attachments"].empty()) {
+    problems.push_back("attachments");
+    return;
+  }
+  const json& a = b["attachments"][0];
+  for (const char* k : {"title", "text", "color"}) {
+    if (!a.contains(k) || !a[k].is_string()) problems.push_back(std::string("attachment.") + k);
+  }
+  if (a.value("text", "").size() > 5000) problems.push_back("over Message_MaxAllowedSize");
+}
+
+TEST(ChatRocketchat, SuccessTrueRetriesAndPermanentErrors) {
+  TempDir dir;
+  Platform p(check_rocketchat,
+             {json_answer(429, R"({"success":false,"error":"Error, too many requests. Please slow down. You must wait 1 seconds before trying this endpoint again. [error-too-many-requests]"})"),
+              json_answer(200, R"({"success":true})"), json_answer(200, R"({"success":true})"),
+              json_answer(400, R"({"success":false,"error":"Invalid integration id or token provided."})"),
+              json_answer(200, R"({"success":false})")});
+  auto rc = load_receiver(dir, "name = \"rc\"\ntype = \"rocketchat\"\nurl_file = \"" +
+                                   dir.write("rc_url", p.url() + "/hooks/6Fq/RCTOKEN\n").string() +
+                                   "\"\nalias = \"promwatch\"\nemoji = \":bell:\"\n");
+  Harness h;
+  EXPECT_EQ(h.deliver(rc, sample("rc")).result, "success");
+  EXPECT_EQ(h.results(), (Results{"retry", "success"}));
+  EXPECT_EQ(h.deliver(rc, resolved_sample("rc")).result, "success");
+  DeliveryReport r = h.deliver(rc, sample("rc"));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(h.results(), (Results{"failed"}));
+  EXPECT_NE(r.reason.find("Invalid integration id or token provided."), std::string::npos) << r.reason;
+  // An HTTP 200 without success:true is a failure too.
+  r = h.deliver(rc, sample("rc"));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(h.results(), (Results{"failed"}));
+  expect_no_secret(h, {"RCTOKEN"});
+  EXPECT_EQ(p.problems(), std::vector<std::string>{});
+  auto reqs = p.requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  json firing = json::parse(reqs[1].body);
+  EXPECT_EQ(firing["alias"], "promwatch");
+  EXPECT_EQ(firing["emoji"], ":bell:");
+  EXPECT_EQ(firing["attachments"][0]["title_link"], "http://promwatch.example:9097");
+  EXPECT_NE(json::parse(reqs[2].body)["attachments"][0]["title"].get<std::string>().find("RESOLVED"), std::string::npos);
+}
+
+// Alertmanager's way: chat.postMessage on the REST API with a personal access token.
+TEST(ChatRocketchat, RestApiWithAccessToken) {
+  TempDir dir;
+  auto check = [](const TestRequest& r, std::vector<std::string>& problems) {
+    if (r.path != "/api/v1/chat.postMessage") problems.push_back("path " + r.path);
+    auto header = [&](const char* k) { return r.headers.count(k) ? r.headers.at(k) : std::string(); };
+    if (header("x-user-id") != "RCUSERID" || header("x-auth-token") != "RCPAT") problems.push_back("credentials");
+    json b = json::parse(r.body, nullptr, false);
+    if (b.value("channel", "") != "#ops") problems.push_back("channel");
+    if (!b.contains("attachments")) problems.push_back("attachments");
+  };
+  Platform p(check, {json_answer(200, R"({"ts":1764885600000,"channel":"ops","message":{"_id":"x","msg":""},"success":true})"),
+                     json_answer(401, R"({"status":"error","message":"You must be logged in to do this."})")});
+  auto rc = load_receiver(dir, "name = \"rc\"\ntype = \"rocketchat\"\napi_url = \"" + p.url() + "/\"\ntoken_id = \"RCUSERID\"\n"
+                                   "token_file = \"" + dir.write("pat", "RCPAT\n").string() + "\"\nchannel = \"#ops\"\n");
+  Harness h;
+  EXPECT_EQ(h.deliver(rc, sample("rc")).result, "success");
+  DeliveryReport r = h.deliver(rc, sample("rc"));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_NE(r.reason.find("You must be logged in to do this."), std::string::npos) << r.reason;
+  expect_no_secret(h, {"RCUSERID", "RCPAT"});
+  EXPECT_EQ(p.problems(), std::vector<std::string>{});
+
+  // One of the two ways, and the REST API needs its channel.
+  auto bad = dir.write("bad.toml", "[datasource]\nurl = \"http://127.0.0.1:9\"\n[[receivers]]\nname = \"a\"\ntype = \"rocketchat\"\n"
+                                   "url = \"http://x/hooks/a/b\"\ntoken = \"t\"\n[[receivers]]\nname = \"b\"\ntype = \"rocketchat\"\n"
+                                   "api_url = \"http://x\"\ntoken_id = \"u\"\ntoken = \"t\"\n");
+  std::vector<std::string> errors;
+  for (const auto& e : load_config(bad.string()).errors) errors.push_back(e.message);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "rocketchat receivers post to an incoming webhook (url) or through the REST API (api_url, token_id, "
+                        "token), not both",
+                        "missing required key \"channel\" in [[receivers]]"}));
+}
+
+const std::string kWebexToken = "NjA5ZWJkMmQtWEBEXTOKEN";
+const std::string kWebexRoom = "Y2lzY29zcGFyazovL3VzL1JPT00vYmJjZWIxYWQ";
+
+void check_webex(const TestRequest& r, std::vector<std::string>& problems) {
+  if (r.path != "/v1/messages") problems.push_back("path " + r.path);
+  if (r.headers.count("authorization") == 0 || r.headers.at("authorization") != "Bearer " + kWebexToken) {
+    problems.push_back("authorization");
+  }
+  json b = json::parse(r.body, nullptr, false);
+  if (b.value("roomId", "") != kWebexRoom) problems.push_back("roomId");
+  if (b.value("markdown", "").empty()) problems.push_back("markdown");
+  if (b.value("markdown", "").size() > 7439) problems.push_back("markdown over 7439 bytes");
+}
+
+TEST(ChatWebex, BearerTokenRetriesAndPermanentErrors) {
+  TempDir dir;
+  const std::string created = R"({"id":"Y2lzY29zcGFyazovL3VzL01FU1NBR0UvOTJkYjNiZTAtNDNiZC0xMWU2LThhZTktZGQ1YjNkZmM1NjVk","roomId":")" +
+                              kWebexRoom + R"(","roomType":"group","markdown":"x","created":"2026-12-04T22:00:00.000Z"})";
+  Platform p(check_webex,
+             {json_answer(429, R"({"message":"Too Many Requests","trackingId":"ROUTER_1"})", {{"Retry-After", "1"}}),
+              json_answer(502, R"({"message":"Bad Gateway","trackingId":"ROUTER_2"})"), json_answer(200, created),
+              json_answer(200, created),
+              json_answer(403, R"({"message":"User is not a member of the room.","errors":[{"description":"User is not a member of the room."}],"trackingId":"ROUTER_3"})")});
+  auto rc = load_receiver(dir, "name = \"wx\"\ntype = \"webex\"\napi_url = \"" + p.url() + "/v1/\"\nbot_token_file = \"" +
+                                   dir.write("wx_token", kWebexToken + "\n").string() + "\"\nroom_id = \"" + kWebexRoom + "\"\n");
+  Harness h;
+  EXPECT_EQ(h.deliver(rc, sample("wx")).result, "success");
+  EXPECT_EQ(h.results(), (Results{"retry", "retry", "success"}));
+  EXPECT_EQ(h.deliver(rc, resolved_sample("wx")).result, "success");
+  DeliveryReport r = h.deliver(rc, sample("wx"));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(h.results(), (Results{"failed"}));
+  EXPECT_NE(r.reason.find("User is not a member of the room. (trackingId ROUTER_3)"), std::string::npos) << r.reason;
+  expect_no_secret(h, {kWebexToken});
+  EXPECT_EQ(p.problems(), std::vector<std::string>{});
+  auto reqs = p.requests();
+  ASSERT_EQ(reqs.size(), 5u);
+  EXPECT_NE(json::parse(reqs[2].body)["markdown"].get<std::string>().find("CPU above 90% on web-1"), std::string::npos);
+  EXPECT_NE(json::parse(reqs[3].body)["markdown"].get<std::string>().find("RESOLVED"), std::string::npos);
+}
+
+void check_workflow(const TestRequest& r, std::vector<std::string>& problems) {
+  if (r.path != "/workflows/abc/triggers/manual/paths/invoke") problems.push_back("path " + r.path);
+  if (r.query.count("sig") == 0 || r.query.at("sig") != "MSSIG") problems.push_back("sig");
+  json b = json::parse(r.body, nullptr, false);
+  // The flow's "Post card in a chat or channel" step reads attachments[].content.
+  if (b.value("type", "") != "message" || !b["attachments"].is_array() || b["attachments"].size() != 1) {
+    problems.push_back("shape");
+    return;
+  }
+  const json& a = b["attachments"][0];
+  if (a.value("contentType", "") != "application/vnd.microsoft.card.adaptive") problems.push_back("contentType");
+  const json& c = a["content"];
+  if (c.value("type", "") != "AdaptiveCard" || c.value("version", "") != "1.2" ||
+      c.value("$schema", "") != "http://adaptivecards.io/schemas/adaptive-card.json" || !c["body"].is_array()) {
+    problems.push_back("card");
+  }
+}
+
+TEST(ChatMsteamsv2, AcceptedRetriesAndPermanentErrors) {
+  TempDir dir;
+  Platform p(check_workflow,
+             {json_answer(429, R"({"error":{"code":"WorkflowRequestsThrottled","message":"Number of workflow requests exceeded the limit."}})",
+                          {{"Retry-After", "1"}}),
+              text_answer(202, ""), text_answer(202, ""),
+              json_answer(404, R"({"error":{"code":"WorkflowNotFound","message":"The workflow 'abc' could not be found."}})")});
+  const std::string url = p.url() + "/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=MSSIG";
+  auto rc = load_receiver(dir, "name = \"wf\"\ntype = \"msteamsv2\"\nurl = \"" + url + "\"\n");
+  Harness h;
+  EXPECT_EQ(h.deliver(rc, sample("wf")).result, "success");
+  EXPECT_EQ(h.results(), (Results{"retry", "success"}));
+  EXPECT_EQ(h.deliver(rc, resolved_sample("wf")).result, "success");
+  DeliveryReport r = h.deliver(rc, sample("wf"));
+  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(h.results(), (Results{"failed"}));
+  EXPECT_NE(r.reason.find("WorkflowNotFound"), std::string::npos) << r.reason;
+  expect_no_secret(h, {"MSSIG"});
+  EXPECT_EQ(p.problems(), std::vector<std::string>{});
+  auto reqs = p.requests();
+  ASSERT_EQ(reqs.size(), 4u);
+  json card = json::parse(reqs[1].body)["attachments"][0]["content"];
+  EXPECT_EQ(card["body"][0]["color"], "Attention");
+  EXPECT_EQ(json::parse(reqs[2].body)["attachments"][0]["content"]["body"][0]["color"], "Good");
+}
+
+// ---------------------------------------------------------------------------------------------
 // `promwatch test-receiver`
 
 TEST(ChatCli, TestReceiverExitCodes) {
@@ -493,6 +734,36 @@ TEST(ChatCli, TestReceiverExitCodes) {
   ASSERT_EQ(tg_reqs.size(), 1u);
   EXPECT_EQ(tg_reqs[0].path, "/bot123:TGTOKEN/sendMessage");
   EXPECT_NE(tg_reqs[0].body.find("FIRING from the template"), std::string::npos) << tg_reqs[0].body;
+}
+
+TEST(ChatCli, TestReceiverForTheNewTypes) {
+  TempDir dir;
+  Platform mm(check_mattermost, {text_answer(200, "ok")});
+  Platform rc(check_rocketchat, {json_answer(400, R"({"success":false,"error":"Invalid integration id or token provided."})")});
+  Platform wx(check_webex, {json_answer(200, R"({"id":"m1","roomId":")" + kWebexRoom + R"("})")});
+  Platform wf(check_workflow, {text_answer(202, "")});
+  auto config = dir.write(
+      "promwatch.toml",
+      "[datasource]\nurl = \"http://127.0.0.1:9\"\n"
+      "[[receivers]]\nname = \"mm\"\ntype = \"mattermost\"\nurl = \"" + mm.url() + "/hooks/MMTOKEN\"\nchannel = \"ops\"\n"
+      "[[receivers]]\nname = \"rc\"\ntype = \"rocketchat\"\nurl = \"" + rc.url() + "/hooks/6Fq/RCTOKEN\"\n"
+      "[[receivers]]\nname = \"wx\"\ntype = \"webex\"\napi_url = \"" + wx.url() + "/v1\"\nbot_token = \"" + kWebexToken +
+          "\"\nroom_id = \"" + kWebexRoom + "\"\n"
+      "[[receivers]]\nname = \"wf\"\ntype = \"msteamsv2\"\nurl = \"" + wf.url() +
+          "/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=MSSIG\"\n");
+  for (const auto& [name, code] : std::vector<std::pair<std::string, int>>{{"mm", 0}, {"rc", 2}, {"wx", 0}, {"wf", 0}}) {
+    std::string out;
+    EXPECT_EQ(run_command({promwatch_binary(), "test-receiver", "--config", config.string(), name}, &out), code) << out;
+    EXPECT_NE(out.find(code == 0 ? "accepted" : "not accepted"), std::string::npos) << out;
+    for (const std::string& secret : std::vector<std::string>{"MMTOKEN", "RCTOKEN", "MSSIG", kWebexToken}) {
+      EXPECT_EQ(out.find(secret), std::string::npos) << name << ": " << out;
+    }
+  }
+  EXPECT_EQ(mm.requests().size(), 1u);
+  EXPECT_EQ(rc.requests().size(), 1u);
+  EXPECT_EQ(wx.requests().size(), 1u);
+  EXPECT_EQ(wf.requests().size(), 1u);
+  for (const Platform* p : {&mm, &rc, &wx, &wf}) EXPECT_EQ(p->problems(), std::vector<std::string>{});
 }
 
 }  // namespace

@@ -129,12 +129,11 @@ struct Harness {
     delivery = std::make_unique<Delivery>(io, http, o, [this](const DeliveryReport& r) { reports.push_back(r); });
   }
 
-  DeliveryReport deliver(const Config& config, Duration timeout = 20s, const Template* title = nullptr,
-                         const Template* text = nullptr) {
+  DeliveryReport deliver(const Config& config, Duration timeout = 20s, ReceiverTemplates templates = {}) {
     EXPECT_EQ(config.receivers.size(), 1u);
     if (config.receivers.empty()) return {};
     std::string error;
-    auto receiver = make_receiver(config.receivers[0], config.notify, title, text, &error);
+    auto receiver = make_receiver(config.receivers[0], config.notify, templates, &error);
     EXPECT_TRUE(receiver) << error;
     if (!receiver) return {};
     delivery->set_receivers({receiver});
@@ -240,14 +239,15 @@ TEST_F(EmailTest, LongUnicodeSubjectIsSplitIntoEncodedWordsAndHeadersOverride) {
                                  "title = 'Störung {{ .CommonLabels.alertname }} — Überlastung im Rechenzentrum Süd, "
                                  "bitte sofort prüfen ✅'\n"
                                  "text = 'Plain: {{ .CommonAnnotations.summary }}'\n"
+                                 "html = '<p style=\"color:red\">{{ .CommonAnnotations.summary | html }}</p>'\n"
                                  "headers = { Reply-To = \"sre@example.com\", To = \"Undisclosed <list@example.com>\" }\n");
   // The templates compiled as the daemon compiles them.
   CompileResult compiled = compile_config(c.path.string());
   ASSERT_TRUE(compiled.compiled);
-  ASSERT_TRUE(compiled.compiled->receiver_titles[0] && compiled.compiled->receiver_texts[0]);
+  ASSERT_TRUE(compiled.compiled->receiver_titles[0] && compiled.compiled->receiver_texts[0] &&
+              compiled.compiled->receiver_htmls[0]);
   Harness h;
-  EXPECT_EQ(h.deliver(c.config, 20s, &*compiled.compiled->receiver_titles[0], &*compiled.compiled->receiver_texts[0]).result,
-            "success");
+  EXPECT_EQ(h.deliver(c.config, 20s, compiled.compiled->receiver_templates(0)).result, "success");
   auto messages = server.messages();
   ASSERT_EQ(messages.size(), 1u);
   const json& m = messages[0];
@@ -263,6 +263,9 @@ TEST_F(EmailTest, LongUnicodeSubjectIsSplitIntoEncodedWordsAndHeadersOverride) {
   EXPECT_EQ(m["rcpt_tos"], json({"ops@example.com", "oncall@example.com", "boss@example.com"}));
   ASSERT_EQ(m["parts"].size(), 2u);
   EXPECT_EQ(m["parts"][0]["text"], "Plain: CPU above 90% on web-1 <script>\r\n");
+  // The html template replaces the default HTML part.
+  EXPECT_EQ(m["parts"][1]["content_type"], "text/html");
+  EXPECT_EQ(m["parts"][1]["text"], "<p style=\"color:red\">CPU above 90% on web-1 &lt;script&gt;</p>");
 }
 
 TEST_F(EmailTest, StarttlsWithLoginOnASelfSignedCertificate) {

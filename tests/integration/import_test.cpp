@@ -370,6 +370,71 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
+// Every receiver type Alertmanager and promwatch share comes over as a receiver that passes
+// `check` once its secret files exist (written by --write-secrets).
+TEST(ImportAlertmanager, PagingMailAndChatReceiversPassCheck) {
+  TempDir dir;
+  const fs::path am = dir.write("alertmanager.yml", R"(global:
+  smtp_smarthost: smtp.example.com:587
+  smtp_from: alerts@example.com
+  smtp_auth_username: alerts@example.com
+  smtp_auth_password: smtp-s3cret
+  opsgenie_api_key: og-s3cret
+route:
+  receiver: default
+  routes:
+    - receiver: all
+      matchers: [severity="page"]
+receivers:
+  - name: default
+    webhook_configs:
+      - url: http://127.0.0.1:9/hook
+  - name: all
+    email_configs:
+      - to: ops@example.com, "Lead, DB" <lead@example.com>
+        headers: {Subject: 'Alert {{ .CommonLabels.alertname }}'}
+    pagerduty_configs:
+      - routing_key: pd-s3cret
+        severity: warning
+    opsgenie_configs:
+      - responders: [{type: team, name: ops}]
+        tags: prod
+    pushover_configs:
+      - user_key: po-user-s3cret
+        token: po-token-s3cret
+        priority: 1
+    webex_configs:
+      - room_id: Y2lzY29zcGFyazovL3VzL1JPT00v
+        api_url: https://webexapis.com/v1/messages
+        http_config: {authorization: {credentials: wx-s3cret}}
+    msteamsv2_configs:
+      - webhook_url: https://prod-1.westeurope.logic.azure.com/workflows/ms-s3cret
+    rocketchat_configs:
+      - channel: '#ops'
+        token_id: uid
+        token: rc-s3cret
+)");
+  std::string out;
+  EXPECT_EQ(promwatch_cmd({"import", "alertmanager", am.string(), "--out", (dir.path() / "routing.toml").string(),
+                           "--write-secrets", (dir.path() / "secrets").string()},
+                          &out),
+            0)
+      << out;
+  const std::string imported = read(dir.path() / "routing.toml");
+  for (const char* secret : {"smtp-s3cret", "og-s3cret", "pd-s3cret", "po-user-s3cret", "po-token-s3cret", "wx-s3cret",
+                             "ms-s3cret", "rc-s3cret"}) {
+    EXPECT_EQ(imported.find(secret), std::string::npos) << secret << " in\n" << imported;
+    EXPECT_EQ(out.find(secret), std::string::npos) << secret << " printed:\n" << out;
+  }
+  for (const char* type : {"email", "pagerduty", "opsgenie", "pushover", "webex", "msteamsv2", "rocketchat"}) {
+    EXPECT_NE(imported.find("type = \"" + std::string(type) + "\""), std::string::npos) << type << "\n" << imported;
+  }
+  auto config = dir.write("promwatch.toml", "[datasource]\nurl = \"http://127.0.0.1:9\"\n" + imported);
+  std::string check;
+  EXPECT_EQ(promwatch_cmd({"check", "--config", config.string()}, &check), 0) << check << imported;
+  EXPECT_NE(check.find("8 receivers"), std::string::npos) << check;
+}
+
 TEST(ImportAlertmanager, SameRoutingAsAlertmanagerWithTheSameFile) {
   std::atomic<int> phase{1};
   TestHttpServer datasource([&](const TestRequest&) {

@@ -331,16 +331,21 @@ const std::string kPushoverUser = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
 
 void check_pushover(const TestRequest& r, std::vector<std::string>& problems) {
   if (r.method != "POST") problems.push_back("method " + r.method);
+  auto get = [&](const char* k) { return r.form.count(k) ? r.form.at(k) : std::string(); };
+  if (r.path.starts_with("/1/receipts/cancel_by_tag/") && r.path.ends_with(".json")) {
+    if (get("token") != kPushoverToken) problems.push_back("cancel token");
+    return;
+  }
   if (r.path != "/1/messages.json") problems.push_back("path " + r.path);
   if (r.headers.count("content-type") == 0 || r.headers.at("content-type") != "application/x-www-form-urlencoded") {
     problems.push_back("content-type");
   }
-  auto get = [&](const char* k) { return r.form.count(k) ? r.form.at(k) : std::string(); };
   if (get("token") != kPushoverToken) problems.push_back("token");
   if (get("user") != kPushoverUser) problems.push_back("user");
   if (get("message").empty() || get("message").size() > 1024) problems.push_back("message");
   if (get("title").size() > 250) problems.push_back("title");
   if (get("priority") == "2" && (get("retry").empty() || get("expire").empty())) problems.push_back("emergency without retry");
+  if (get("priority") == "2" && get("tags").empty()) problems.push_back("emergency without a tag to cancel it by");
 }
 
 TEST(Pushover, EmergencyWhileFiringNormalWhenResolvedPermanentErrorsNotRetried) {
@@ -348,7 +353,9 @@ TEST(Pushover, EmergencyWhileFiringNormalWhenResolvedPermanentErrorsNotRetried) 
   // Pushover's own server checks form fields, so this one does too (TestRequest::form).
   std::mutex mu;
   std::vector<std::string> problems;
-  std::vector<TestResponse> script = {answer(500, "{}"), answer(200, R"({"status":1,"request":"647d2300-702c-4b38-8b2f-d56326ae460b","receipt":"r"})")};
+  std::vector<TestResponse> script = {answer(500, "{}"), answer(200, R"({"status":1,"request":"647d2300-702c-4b38-8b2f-d56326ae460b","receipt":"r"})"),
+                                      answer(200, R"({"status":1,"canceled":1,"request":"e460545a-5c0b-4f5c-b2d5-2b2c2d8f1e0a"})"),
+                                      answer(200, R"({"status":1,"request":"5042853c-402d-4a18-abcb-168734a801de"})")};
   std::size_t next = 0;
   TestHttpServer pushover([&](const TestRequest& r) {
     std::lock_guard lock(mu);
@@ -364,7 +371,14 @@ TEST(Pushover, EmergencyWhileFiringNormalWhenResolvedPermanentErrorsNotRetried) 
   Harness h2;
   EXPECT_EQ(h2.deliver(load(dir, "po", table), sample("po", true)).result, "success");
   auto reqs = pushover.requests();
-  ASSERT_EQ(reqs.size(), 3u);
+  // The resolve cancels the group's emergency (by its tag, the same from a new receiver), then
+  // says so.
+  ASSERT_EQ(reqs.size(), 4u);
+  const std::string tag = reqs[1].form.at("tags");
+  EXPECT_EQ(tag, "pw" + sha256_hex(kGroupKey).substr(0, 32));
+  EXPECT_EQ(reqs[2].path, "/1/receipts/cancel_by_tag/" + tag + ".json");
+  EXPECT_EQ(reqs[2].form.count("user"), 0u);
+  reqs.erase(reqs.begin() + 2);
   EXPECT_EQ(reqs[1].form.at("priority"), "2");
   EXPECT_EQ(reqs[1].form.at("retry"), "45");
   EXPECT_EQ(reqs[1].form.at("expire"), "7200");

@@ -1,4 +1,5 @@
-// Chat receivers (slack, dingtalk, feishu, wecom, discord, teams, telegram): the requests they
+// Chat receivers (slack, dingtalk, feishu, wecom, discord, teams, telegram, mattermost,
+// rocketchat, webex, msteamsv2): the requests they
 // build, compared with checked-in goldens (tests/unit/golden/<platform>_<case>.json), plus their
 // limits, escaping, signatures, judgements of the platforms' answers and user templates.
 //
@@ -19,6 +20,7 @@
 #include "promwatch/delivery.hpp"
 #include "promwatch/notify.hpp"
 #include "promwatch/template.hpp"
+#include "support/process.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -32,11 +34,38 @@ const TimePoint t0 = TimePoint{} + std::chrono::seconds(1'795'510'800);
 // The signing clock: 2026-11-24T09:30:00.123Z
 const TimePoint sign_time = t0 + 30min + 123ms;
 
-const char* kPlatforms[] = {"slack", "dingtalk", "feishu", "wecom", "discord", "teams", "telegram"};
+const char* kPlatforms[] = {"slack",    "dingtalk",   "feishu",     "wecom", "discord",  "teams",
+                            "telegram", "mattermost", "rocketchat", "webex", "msteamsv2"};
 
 std::filesystem::path golden_dir() { return std::filesystem::path(PROMWATCH_SOURCE_DIR) / "tests/unit/golden"; }
 
+// A receiver read from a [[receivers]] table by the config loader (types with settings of
+// their own get them only that way).
+ReceiverConfig loaded_receiver(const std::string& table) {
+  static const test::TempDir dir;
+  const auto path = dir.write("receiver.toml", "[datasource]\nurl = \"http://127.0.0.1:9\"\n[[receivers]]\n" + table);
+  LoadResult r = load_config(path.string());
+  for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
+  return r.config && !r.config->receivers.empty() ? r.config->receivers[0] : ReceiverConfig{};
+}
+
 ReceiverConfig platform_config(const std::string& platform) {
+  if (platform == "mattermost") {
+    return loaded_receiver("name = \"mattermost-team\"\ntype = \"mattermost\"\n"
+                           "url = \"https://mm.example.com/hooks/MMTOKEN\"\nchannel = \"ops\"\nusername = \"promwatch\"\n");
+  }
+  if (platform == "rocketchat") {
+    return loaded_receiver("name = \"rocketchat-team\"\ntype = \"rocketchat\"\n"
+                           "url = \"https://chat.example.com/hooks/6Fq/RCTOKEN\"\nalias = \"promwatch\"\nemoji = \":bell:\"\n");
+  }
+  if (platform == "webex") {
+    return loaded_receiver("name = \"webex-team\"\ntype = \"webex\"\nbot_token = \"WXTOKEN\"\n"
+                           "room_id = \"Y2lzY29zcGFyazovL3VzL1JPT00vYmJjZWIxYWQ\"\n");
+  }
+  if (platform == "msteamsv2") {
+    return loaded_receiver("name = \"msteamsv2-team\"\ntype = \"msteamsv2\"\nurl = \"https://prod-1.westeurope.logic.azure.com/"
+                           "workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=MSSIG\"\n");
+  }
   ReceiverConfig rc;
   rc.name = platform + "-team";
   if (platform == "slack") {
@@ -246,8 +275,13 @@ std::vector<std::string> visible_texts(const std::string& platform, const json& 
     out.push_back(body["markdown"]["content"]);
   } else if (platform == "discord") {
     for (const auto& e : body.value("embeds", json::array())) out.push_back(e["description"]);
-  } else if (platform == "teams") {
+  } else if (platform == "teams" || platform == "msteamsv2") {
     for (const auto& b : body["attachments"][0]["content"]["body"]) out.push_back(b["text"]);
+  } else if (platform == "mattermost" || platform == "rocketchat") {
+    if (body.contains("text")) out.push_back(body["text"]);
+    for (const auto& a : body.value("attachments", json::array())) out.push_back(a["text"]);
+  } else if (platform == "webex") {
+    out.push_back(body["markdown"]);
   } else if (platform == "telegram") {
     out.push_back(body["text"]);
   }
@@ -283,6 +317,15 @@ TEST_P(Golden, RequestMatches) {
       if (platform == "telegram") {
  EXPECT_LE(utf8_chars(t), 4096u);
 }
+      if (platform == "webex") {
+ EXPECT_LE(t.size(), 7439u);
+}
+      if (platform == "rocketchat") {
+ EXPECT_LE(utf8_chars(t), 5000u);
+}
+      if (platform == "mattermost") {
+ EXPECT_LE(utf8_chars(t), 16383u);
+}
     }
     if (platform == "dingtalk") {
  EXPECT_LE(r.body.size(), 20000u);
@@ -290,7 +333,7 @@ TEST_P(Golden, RequestMatches) {
     if (platform == "feishu") {
  EXPECT_LE(r.body.size(), 20u * 1024);
 }
-    if (platform == "teams") {
+    if (platform == "teams" || platform == "msteamsv2") {
  EXPECT_LE(r.body.size(), 28u * 1024);
 }
     if (platform == "slack") {
@@ -321,7 +364,8 @@ TEST_P(Golden, RequestMatches) {
     for (const auto& r : requests) all += r.body;
     std::string last = requests.back().body;
     EXPECT_NE(last.find("more alerts"), std::string::npos) << "the last message summarises what is left out";
-    if (platform == "wecom" || platform == "telegram" || platform == "discord") {
+    if (platform == "wecom" || platform == "telegram" || platform == "discord" || platform == "webex" ||
+        platform == "rocketchat") {
       EXPECT_GT(requests.size(), 1u) << "split into several messages";
       EXPECT_NE(requests[0].body.find("(1/"), std::string::npos);
     }
@@ -368,7 +412,9 @@ TEST(ChatReceivers, OtherMessageTypes) {
                                          {"slack", "text"},
                                          {"discord", "markdown"},
                                          {"teams", "markdown"},
-                                         {"teams", "text"}}) {
+                                         {"teams", "text"},
+                                         {"mattermost", "text"},
+                                         {"rocketchat", "text"}}) {
     ReceiverConfig rc = platform_config(c.platform);
     rc.msg_type = c.msg_type;
     auto r = make(rc);
@@ -530,6 +576,34 @@ TEST(ChatReceivers, JudgesAsThePlatformReports) {
       {"teams", answer(200, "Microsoft Teams endpoint returned HTTP error 429 with ContextId ..."), V::Retry, "429"},
       {"teams", answer(200, "Summary or Text is required."), V::Failed, "Summary or Text"},
       {"teams", answer(400, "Bad payload received by generic incoming webhook."), V::Failed, "400"},
+      {"mattermost", answer(200, "ok"), V::Delivered, ""},
+      {"mattermost", answer(400, R"({"id":"web.incoming_webhook.text.app_error","message":"No text specified","detailed_error":"","request_id":"ohek8h44ejdzmk36pf9x573jza","status_code":400})"),
+       V::Failed, "No text specified (web.incoming_webhook.text.app_error)"},
+      {"mattermost", answer(404, R"({"id":"web.incoming_webhook.invalid.app_error","message":"Invalid webhook.","detailed_error":"","request_id":"x","status_code":404})"),
+       V::Failed, "Invalid webhook"},
+      {"mattermost", answer(200, "<html>captive portal</html>"), V::Failed, "instead of \"ok\""},
+      {"mattermost", answer(429, "limit exceeded"), V::Retry, "429"},
+      {"rocketchat", answer(200, R"({"success":true})"), V::Delivered, ""},
+      {"rocketchat", answer(400, R"({"success":false,"error":"Invalid href value provided"})"), V::Failed,
+       "HTTP 400: Invalid href value provided"},
+      {"rocketchat", answer(200, R"({"success":false})"), V::Failed, "without \"success\":true"},
+      {"rocketchat", answer(429, R"({"success":false,"error":"Error, too many requests. Please slow down. You must wait 52 seconds before trying this endpoint again. [error-too-many-requests]"})", 52s),
+       V::Retry, "too many requests"},
+      {"webex", answer(200, R"({"id":"Y2lz","roomId":"Y2lzY29","markdown":"x","created":"2026-11-24T09:30:00.123Z"})"), V::Delivered, ""},
+      {"webex", answer(404, R"({"message":"Could not find a room with provided ID.","errors":[{"description":"Could not find a room with provided ID."}],"trackingId":"ROUTER_5F05F384"})"),
+       V::Failed, "HTTP 404: Could not find a room with provided ID. (trackingId ROUTER_5F05F384)"},
+      {"webex", answer(401, R"({"message":"The request requires a valid access token set in the Authorization request header.","errors":[{"description":"The request requires a valid access token set in the Authorization request header."}],"trackingId":"T"})"),
+       V::Failed, "valid access token"},
+      {"webex", answer(429, R"({"message":"Too Many Requests"})", 12s), V::Retry, "429"},
+      {"webex", answer(503, "{}"), V::Retry, "503"},
+      {"msteamsv2", answer(202, ""), V::Delivered, ""},
+      {"msteamsv2", answer(200, "anything the flow's Response action says"), V::Delivered, ""},
+      {"msteamsv2", answer(400, R"({"error":{"code":"TriggerInputSchemaMismatch","message":"The input body for trigger 'manual' of type 'Request' did not match its schema definition."}})"),
+       V::Failed, "HTTP 400: TriggerInputSchemaMismatch: The input body"},
+      {"msteamsv2", answer(404, R"({"error":{"code":"WorkflowNotFound","message":"The workflow 'abc' could not be found."}})"),
+       V::Failed, "WorkflowNotFound"},
+      {"msteamsv2", answer(429, R"({"error":{"code":"WorkflowRequestsThrottled","message":"Number of requests exceeded the limit."}})", 20s),
+       V::Retry, "WorkflowRequestsThrottled"},
       {"telegram", answer(200, R"({"ok":true,"result":{"message_id":1}})"), V::Delivered, ""},
       {"telegram", answer(429, R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}})"),
        V::Retry, "429"},
@@ -544,7 +618,10 @@ TEST(ChatReceivers, JudgesAsThePlatformReports) {
                                     << j.reason;
     EXPECT_NE(j.reason.find(c.reason_has), std::string::npos) << c.platform << ": " << j.reason;
   }
-  EXPECT_EQ(judge("telegram", cases[29].response).retry_after, Duration(7s));
+  EXPECT_EQ(judge("telegram", answer(429, R"({"ok":false,"error_code":429,"parameters":{"retry_after":7}})")).retry_after,
+            Duration(7s));
+  EXPECT_EQ(judge("webex", answer(429, "{}", 12s)).retry_after, Duration(12s));
+  EXPECT_EQ(judge("msteamsv2", answer(429, "{}", 20s)).retry_after, Duration(20s));
   EXPECT_EQ(judge("discord", answer(429, R"({"retry_after":1.5})")).retry_after, Duration(1500ms));
   EXPECT_EQ(judge("slack", answer(429, "rate_limited", 30s)).retry_after, Duration(30s));
   EXPECT_EQ(judge("dingtalk", answer(200, R"({"errcode":130101,"errmsg":"x"})")).retry_after, Duration(60s));
@@ -592,6 +669,24 @@ TEST(ChatReceivers, RateLimitsPerDestination) {
   ReceiverConfig t2 = t1;
   t2.chat_id = "42";
   EXPECT_NE(make(t1)->destination(), make(t2)->destination());
+}
+
+TEST(ChatReceivers, WebexEndpointAndToken) {
+  ReceiverConfig rc = platform_config("webex");
+  std::string error;
+  auto requests = make(rc)->build_requests(case_notification(rc.name, "firing"), &error);
+  ASSERT_EQ(requests.size(), 1u) << error;
+  EXPECT_EQ(requests[0].url, "https://webexapis.com/v1/messages");
+  bool bearer = false;
+  for (const auto& [k, v] : requests[0].headers) bearer = bearer || (k == "Authorization" && v == "Bearer WXTOKEN");
+  EXPECT_TRUE(bearer);
+  rc = loaded_receiver("name = \"w\"\ntype = \"webex\"\nbot_token = \"T\"\nroom_id = \"R\"\napi_url = \"http://127.0.0.1:8080/v1\"\n");
+  requests = make(rc)->build_requests(case_notification(rc.name, "firing"), &error);
+  ASSERT_EQ(requests.size(), 1u) << error;
+  EXPECT_EQ(requests[0].url, "http://127.0.0.1:8080/v1/messages");
+  // Two rooms of one bot are separate destinations.
+  ReceiverConfig other = loaded_receiver("name = \"w\"\ntype = \"webex\"\nbot_token = \"T\"\nroom_id = \"R2\"\napi_url = \"http://127.0.0.1:8080/v1\"\n");
+  EXPECT_NE(make(rc)->destination(), make(other)->destination());
 }
 
 TEST(ChatReceivers, TelegramEndpoint) {

@@ -103,7 +103,8 @@ TEST(ConfigTypes, AuthorizationHeaderAndReceiverNames) {
     EXPECT_EQ(find_receiver_type(t.name), &t);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"webhook", "slack", "dingtalk", "feishu", "wecom", "discord", "teams",
-                                             "telegram", "email", "pagerduty", "opsgenie", "pushover"}));
+                                             "telegram", "email", "pagerduty", "opsgenie", "pushover", "mattermost",
+                                             "rocketchat", "webex", "msteamsv2"}));
   EXPECT_EQ(find_receiver_type("dingtalkk"), nullptr);
 }
 
@@ -697,7 +698,7 @@ const BadCase kReceiverCases[] = {
     {"type_unknown", ds("[[receivers]]\nname = \"a\"\ntype = \"dingtalkk\"\nurl = \"http://x\"\n"),
      {"promwatch.toml:5:8: type: unknown receiver type \"dingtalkk\" (expected one of \"webhook\", \"slack\", "
       "\"dingtalk\", \"feishu\", \"wecom\", \"discord\", \"teams\", \"telegram\", \"email\", \"pagerduty\", "
-      "\"opsgenie\" or \"pushover\"); did you mean \"dingtalk\"?"}},
+      "\"opsgenie\", \"pushover\", \"mattermost\", \"rocketchat\", \"webex\" or \"msteamsv2\"); did you mean \"dingtalk\"?"}},
     {"email_required", ds("[[receivers]]\nname = \"m\"\ntype = \"email\"\n"),
      {"promwatch.toml:3:1: missing required key \"smarthost\" in [[receivers]]",
       "promwatch.toml:3:1: missing required key \"from\" in [[receivers]]",

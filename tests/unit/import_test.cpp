@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -163,6 +164,48 @@ TEST(ImportRules, RecordingRulesStayRecordingRules) {
             "r.yml:12: recording rule \"noexpr\": no `expr`; skipped\n");
 }
 
+TEST(ImportRules, EndOfLineCommentsAreKept) {
+  const RulesImport r = import_rule_file("c.yml",
+                                         "groups:\n"
+                                         "- name: g  # the node group\n"
+                                         "  rules:\n"
+                                         "  - alert: A # pages\n"
+                                         "    expr: up == 0  # scrape failed\n"
+                                         "    for: 5m\t# flaps otherwise\n"
+                                         "    annotations:\n"
+                                         "      summary: it's down # the apostrophe opens no quote\n"
+                                         "      url: 'http://x/#anchor' # after a quoted value\n"
+                                         "      hash: \"a # b\"\n"
+                                         "      d: |  # a block scalar\n"
+                                         "        text # inside the block\n");
+  EXPECT_TRUE(r.problems.empty()) << problems_text(r.problems);
+  EXPECT_EQ(r.toml,
+            "# the node group\n[[groups]]\nname = \"g\"\n\n# pages\n[[groups.rules]]\nalert = \"A\"\nexpr = \"up == 0\"\n"
+            "for = \"5m\"\n# scrape failed\n# flaps otherwise\n# the apostrophe opens no quote\n# after a quoted value\n"
+            "# a block scalar\n[groups.rules.annotations]\nsummary = \"it's down\"\nurl = \"http://x/#anchor\"\n"
+            "hash = \"a # b\"\nd = '''\ntext # inside the block\n'''\n")
+      << r.toml;
+}
+
+TEST(ImportAlertmanager, EndOfLineCommentsAreKept) {
+  const AlertmanagerImport r = import_alertmanager("a.yml",
+                                                   "route:\n"
+                                                   "  receiver: w  # everything else\n"
+                                                   "  routes:\n"
+                                                   "    - receiver: w # the database team\n"
+                                                   "      matchers: [team=\"db\"]  # only theirs\n"
+                                                   "receivers:\n"
+                                                   "- name: w\n"
+                                                   "  webhook_configs:\n"
+                                                   "  - url_file: /run/url # from systemd\n"
+                                                   "    send_resolved: false # noisy\n");
+  EXPECT_TRUE(r.problems.empty()) << problems_text(r.problems);
+  for (const char* c : {"# everything else\n", "# the database team\n", "# only theirs\n", "# from systemd\n", "# noisy\n"}) {
+    EXPECT_NE(r.toml.find(c), std::string::npos) << c << " missing from\n" << r.toml;
+  }
+  parse_toml(r.toml);
+}
+
 TEST(ImportRules, BadInputIsListedWithItsLine) {
   const RulesImport bad_yaml = import_rule_file("b.yml", "groups:\n  - name: [\n");
   ASSERT_EQ(bad_yaml.problems.size(), 1u);
@@ -214,12 +257,26 @@ TEST(ImportAlertmanager, Golden) {
   for (const char* secret : {"s3cret", "XXXX", "webhook/abc", "127.0.0.1:9999", "webhooks/1/x"}) {
     EXPECT_EQ(r.toml.find(secret), std::string::npos) << secret;
   }
-  ASSERT_EQ(r.secrets.size(), 5u);
+  // ... the keys of the paging and push receivers too (Alertmanager's webex bot token is
+  // its http_config.authorization).
+  for (const char* secret : {"uQiRzpo4DXghDmr9QzzfQu27cmVRsG", "mail-s3cret", "webex-bot-token", "rc-token"}) {
+    EXPECT_EQ(r.toml.find(secret), std::string::npos) << secret;
+  }
+  std::map<std::string, std::string> secret_files;
+  for (const auto& s : r.secrets) secret_files[s.path] = s.value;
+  EXPECT_EQ(r.secrets.size(), secret_files.size()) << "one file per secret";
   EXPECT_EQ(r.secrets[0].path, "secrets/default-webhook.url");
   EXPECT_EQ(r.secrets[0].value, "http://127.0.0.1:9999/hook");
-  EXPECT_EQ(r.secrets[0].source, "alertmanager.yml:39 url");
+  EXPECT_EQ(r.secrets[0].source, "alertmanager.yml:41 url");
   EXPECT_EQ(r.secrets[1].path, "secrets/default-webhook.password");
   EXPECT_EQ(r.secrets[2].value, "https://hooks.slack.com/services/T000/B000/XXXX");
+  EXPECT_EQ(secret_files["secrets/pager.routing_key"], "abc");
+  EXPECT_EQ(secret_files["secrets/phone.user_key"], "uQiRzpo4DXghDmr9QzzfQu27cmVRsG");
+  EXPECT_EQ(secret_files["secrets/mail.auth_password"], "mail-s3cret");
+  EXPECT_EQ(secret_files["secrets/chatops.bot_token"], "webex-bot-token");
+  EXPECT_EQ(secret_files["secrets/chatops_rocketchat.token"], "rc-token");
+  EXPECT_EQ(secret_files["secrets/chatops_rocketchat.token_id"], "uid");
+  EXPECT_EQ(r.secrets.size(), 12u);
 }
 
 TEST(ImportAlertmanager, SecretsDirAndBearerToken) {
