@@ -1,6 +1,7 @@
 #include "api.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "promwatch/notify.hpp"
@@ -93,10 +94,28 @@ std::string render_alerts_json(const std::vector<const RuleGroup*>& groups,
 std::string render_rules_json(const std::vector<const RuleGroup*>& groups, const RulesFilter& filter) {
   ordered_json out_groups = ordered_json::array();
   bool want_alerting = filter.type.empty() || filter.type == "alert";
+  bool want_recording = filter.type.empty() || filter.type == "record";
   for (const RuleGroup* group : groups) {
     if (!selected(filter.rule_groups, group->name()) || !selected(filter.files, group->file())) continue;
     ordered_json rules = ordered_json::array();
-    for (const auto& rule : group->rules()) {
+    // Alerting and recording rules in file order, as Prometheus lists a group's rules.
+    for (const RuleRef& ref : group->rule_order()) {
+      if (ref.kind == RuleKind::Recording) {
+        const RecordingRule& rule = group->recording_rules()[ref.index];
+        if (!want_recording || !selected(filter.rule_names, rule.name())) continue;
+        ordered_json r;
+        r["name"] = rule.name();
+        r["query"] = rule.query();
+        r["labels"] = labels_json(rule.labels());
+        r["health"] = std::string(to_string(rule.health()));
+        if (!rule.last_error().empty()) r["lastError"] = rule.last_error();
+        r["evaluationTime"] = seconds_json(rule.evaluation_time());
+        r["lastEvaluation"] = format_alert_time(rule.last_evaluation());
+        r["type"] = "recording";
+        rules.push_back(std::move(r));
+        continue;
+      }
+      const AlertingRule& rule = group->rules()[ref.index];
       if (!want_alerting || !selected(filter.rule_names, rule.name())) continue;
       ordered_json r;
       r["state"] = std::string(rule_state(rule));
@@ -432,15 +451,18 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
     ++rules_total;
     std::string health(to_string(rule.health()));
     if (rule.health() == RuleHealth::Err) ++rules_err;
-    std::string state(rule_state(rule));
-    std::string state_html = badge(state, state);
-    std::size_t firing = rule.count(AlertState::Firing);
-    std::size_t pending = rule.count(AlertState::Pending);
-    if (firing > 0 && pending > 0) {
-      state_html += " <span class=\"num\">" + std::to_string(firing) + " firing, " + std::to_string(pending) +
-                    " pending</span>";
-    } else if (firing + pending > 0) {
-      state_html += " <span class=\"num\">" + std::to_string(firing + pending) + "</span>";
+    std::string state_html;
+    if constexpr (!std::is_same_v<std::decay_t<decltype(rule)>, RecordingRule>) {
+      std::string state(rule_state(rule));
+      state_html = badge(state, state);
+      std::size_t firing = rule.count(AlertState::Firing);
+      std::size_t pending = rule.count(AlertState::Pending);
+      if (firing > 0 && pending > 0) {
+        state_html += " <span class=\"num\">" + std::to_string(firing) + " firing, " + std::to_string(pending) +
+                      " pending</span>";
+      } else if (firing + pending > 0) {
+        state_html += " <span class=\"num\">" + std::to_string(firing + pending) + "</span>";
+      }
     }
     std::string evaluated = time_html(info.now, rule.last_evaluation());
     if (rule.last_evaluation() != TimePoint{}) {
@@ -457,7 +479,12 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
                   td("query", "<code>" + html_escape(rule.query()) + "</code>" + query_extra) + "</tr>\n";
   };
   for (const RuleGroup* group : groups) {
-    for (const auto& rule : group->rules()) {
+    for (const RuleRef& ref : group->rule_order()) {
+      if (ref.kind == RuleKind::Recording) {
+        add_rule_row(group->recording_rules()[ref.index], *group, "recording");
+        continue;
+      }
+      const AlertingRule& rule = group->rules()[ref.index];
       collect_alerts(rule, *group);
       std::string extra;
       const AlertRuleConfig& c = rule.config();

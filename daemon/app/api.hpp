@@ -36,7 +36,8 @@ std::string render_alerts_json(const std::vector<const RuleGroup*>& groups,
 /// `{"status":"success","data":{"groups":[...]}}` as Prometheus's rules API: groups
 /// (name file rules interval limit evaluationTime lastEvaluation) and alerting rules (state name
 /// query duration keepFiringFor labels annotations alerts health lastError? evaluationTime
-/// lastEvaluation type). Heartbeat rules appear as alerting rules. Whole seconds are written
+/// lastEvaluation type), recording rules (name query labels health lastError? evaluationTime
+/// lastEvaluation type), in file order. Heartbeat rules appear as alerting rules, after them. Whole seconds are written
 /// as JSON integers (`300`, not `300.0`), as Go writes a float64.
 std::string render_rules_json(const std::vector<const RuleGroup*>& groups, const RulesFilter& filter);
 

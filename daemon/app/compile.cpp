@@ -125,14 +125,17 @@ int run_check(const std::string& config_path, std::ostream& out) {
     return kExitInvalidInput;
   }
   std::size_t rules = 0;
+  std::size_t recording = 0;
   std::size_t heartbeats = 0;
   for (const auto& group : result.compiled->groups) {
     rules += group.rules().size();
+    recording += group.recording_rules().size();
     heartbeats += group.heartbeats().size();
   }
   out << config_path << ": valid: " << result.compiled->groups.size() << " rule groups, " << rules
-      << " alerting rules, " << heartbeats << " heartbeat rules, " << result.compiled->config.receivers.size()
-      << " receivers\n";
+      << " alerting rules, ";
+  if (recording > 0) out << recording << " recording rules, ";
+  out << heartbeats << " heartbeat rules, " << result.compiled->config.receivers.size() << " receivers\n";
   return kExitOk;
 }
 

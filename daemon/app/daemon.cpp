@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 
 #include "http_api.hpp"
 #include "replication.hpp"
@@ -259,7 +260,7 @@ class Daemon final : public DaemonView {
   std::shared_ptr<GroupRuntime> start_group(RuleGroup group) {
     auto rt = std::make_shared<GroupRuntime>(std::move(group), io_);
     rt->first_slot = rt->group.next_evaluation(now());
-    metrics_.set_group_rules(rt->group.name(), rt->group.rules().size());
+    metrics_.set_group_rules(rt->group.name(), rt->group.rules().size() + rt->group.recording_rules().size());
     schedule(rt, rt->first_slot);
     return rt;
   }
@@ -308,7 +309,7 @@ class Daemon final : public DaemonView {
     rt->previous_slot = slot;
     rt->round_slot = slot;
     rt->round_started = std::chrono::steady_clock::now();
-    rt->outstanding = group.rules().size() + group.heartbeats().size();
+    rt->outstanding = group.rule_count();
     rt->failed_queries = 0;
     rt->round_events.clear();
     rt->dirty_rules.clear();
@@ -342,6 +343,13 @@ class Daemon final : public DaemonView {
       query(group.rules()[i].query(), [this, i, both](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome o) {
         both->expr = std::move(o);
         if (--both->waiting == 0) on_rule_outcome(rt, i, both);
+      });
+    }
+    for (std::size_t k = 0; k < group.recording_rules().size(); ++k) {
+      query(group.recording_rules()[k].query(), [this, k](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome outcome) {
+        RecordingRule& rule = rt->group.recording_rules()[k];
+        RuleHealth before = rule.health();
+        record_result(rt, rule, outcome, before, rule.evaluate(outcome, rt->round_slot));
       });
     }
     for (std::size_t j = 0; j < group.heartbeats().size(); ++j) {
@@ -437,7 +445,9 @@ class Daemon final : public DaemonView {
     }
     // Only the replica that notifies forwards; a standby leaves the resend bookkeeping alone, so
     // that it sends every firing alert at its first round as leader.
-    if (forwarder_ && may_notify()) {
+    if constexpr (std::is_same_v<Rule, RecordingRule>) {
+      // A recording rule has no alerts to forward.
+    } else if (forwarder_ && may_notify()) {
       auto outgoing = rule.alerts_to_send(rt->round_slot, resend_delay_, group.interval());
       if (!outgoing.empty()) {
         std::vector<AlertEvent> events;
@@ -468,7 +478,7 @@ class Daemon final : public DaemonView {
     metrics_.set_group_last_duration(group.name(), to_seconds(took));
 
     // The datasource is down after `down_after` consecutive rounds in which every query failed.
-    std::size_t rules = group.rules().size() + group.heartbeats().size();
+    std::size_t rules = group.rule_count();
     if (rules > 0) {
       if (rt->failed_queries == rules) {
         ++failed_rounds_;
@@ -483,7 +493,16 @@ class Daemon final : public DaemonView {
     update_alert_gauges();
     if (!rt->round_events.empty()) deliver_events(std::move(rt->round_events));
     rt->round_events.clear();
+    write_samples(group.take_round_output(rt->round_slot, compiled_.config.remote_write.has_value()).samples);
     persist_round(*rt);
+  }
+
+  // Recording rule results, ALERTS series and stale markers go to [remote_write]. Only the
+  // replica that notifies writes, so that replicas do not write conflicting samples; the others
+  // still take each round's output, so their record of what was written stays current.
+  void write_samples(std::vector<WriteSample> samples) {
+    if (samples.empty() || !remote_writer_ || !may_notify()) return;
+    remote_writer_->enqueue(std::move(samples));
   }
 
   // ---- durable state ----
@@ -871,7 +890,7 @@ class Daemon final : public DaemonView {
 
   std::size_t rule_count() const {
     std::size_t n = 0;
-    for (const auto& rt : groups_) n += rt->group.rules().size() + rt->group.heartbeats().size();
+    for (const auto& rt : groups_) n += rt->group.rule_count();
     return n;
   }
 
@@ -1144,6 +1163,7 @@ class Daemon final : public DaemonView {
     }
 
     std::vector<AlertEvent> resolved;
+    std::vector<std::shared_ptr<GroupRuntime>> retired_groups;
     std::vector<std::shared_ptr<GroupRuntime>> next_groups;
     std::set<std::string, std::less<>> names;
     std::vector<RuleGroup> groups = std::move(next.groups);
@@ -1179,9 +1199,10 @@ class Daemon final : public DaemonView {
         // Rule indices change with the files: alerts the store has not been given yet are
         // written by a full save at the group's next round.
         rt->last_full_save = old->unsaved_slot ? TimePoint{} : old->last_full_save;
+        retired_groups.push_back(old);
         retire(old);
         old_by_name.erase(it);
-        metrics_.set_group_rules(rt->group.name(), rt->group.rules().size());
+        metrics_.set_group_rules(rt->group.name(), rt->group.rules().size() + rt->group.recording_rules().size());
         TimePoint next_slot = rt->group.next_evaluation(t);
         schedule(rt, next_slot);
       } else {
@@ -1193,8 +1214,12 @@ class Daemon final : public DaemonView {
     for (auto& [name, old] : old_by_name) {
       for (auto& rule : old->group.rules()) collect_resolved(old->group, rule, t, resolved);
       for (auto& rule : old->group.heartbeats()) collect_resolved(old->group, rule, t, resolved);
+      retired_groups.push_back(old);
       retire(old);
     }
+    // What the removed rules and groups wrote ends now (as Prometheus marks a removed group's
+    // series stale); what the kept rules wrote moved into the new groups above.
+    for (const auto& old : retired_groups) write_samples(old->group.release_series(old->group.query_time(t)));
     groups_ = std::move(next_groups);
     // Stored state of rules, heartbeats and groups that the new files no longer have.
     for (const auto& rt : groups_) {

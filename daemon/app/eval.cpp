@@ -62,14 +62,25 @@ int run_eval(const EvalOptions& options, std::ostream& out) {
     bool ok = false;
   };
   std::vector<Job> jobs;
+  struct RecordingJob {
+    RuleGroup* group;
+    RecordingRule* rule;
+    std::string report;
+    bool ok = false;
+  };
+  std::vector<RecordingJob> recording_jobs;
   for (auto& group : compiled.groups) {
     if (!options.group.empty() && group.name() != options.group) continue;
     for (auto& rule : group.rules()) {
       if (!options.rule.empty() && rule.name() != options.rule) continue;
       jobs.push_back(Job{&group, &rule, {}, false});
     }
+    for (auto& rule : group.recording_rules()) {
+      if (!options.rule.empty() && rule.name() != options.rule) continue;
+      recording_jobs.push_back(RecordingJob{&group, &rule, {}, false});
+    }
   }
-  if (jobs.empty()) {
+  if (jobs.empty() && recording_jobs.empty()) {
     out << "no rule matches";
     if (!options.group.empty()) out << " group \"" << options.group << "\"";
     if (!options.rule.empty()) out << " rule \"" << options.rule << "\"";
@@ -159,9 +170,32 @@ int run_eval(const EvalOptions& options, std::ostream& out) {
       });
     }
   }
+  // A recording rule: the samples it would write at `at` (its query time is the timestamp).
+  for (auto& job : recording_jobs) {
+    const TimePoint query_time = job.group->query_time(at);
+    job.report = job.group->name() + "/" + job.rule->name() + " (recording) at " + format_rfc3339(at) + ": " +
+                 job.rule->query() + "\n";
+    datasource.query(job.rule->query(), query_time, deadline, [&job, at, query_time](QueryOutcome outcome) {
+      RecordingRule rule = *job.rule;
+      EvaluationResult evaluated = rule.evaluate(outcome, at);
+      if (!evaluated.ok) {
+        job.report += "  " + std::string(outcome.ok ? "evaluation" : "query") + " failed: " + evaluated.error + "\n";
+        return;
+      }
+      job.ok = true;
+      std::vector<WriteSample> samples = rule.take_samples();
+      job.report += "  would write " + std::to_string(samples.size()) + " samples at " + format_rfc3339(query_time) + "\n";
+      for (const auto& s : samples) job.report += "    " + s.labels.to_string() + " " + format_go_value(s.value) + "\n";
+      for (const auto& w : outcome.result.warnings) job.report += "  warning: " + w + "\n";
+    });
+  }
   io.run();
   bool all_ok = true;
   for (const auto& job : jobs) {
+    out << job.report;
+    all_ok = all_ok && job.ok;
+  }
+  for (const auto& job : recording_jobs) {
     out << job.report;
     all_ok = all_ok && job.ok;
   }

@@ -505,6 +505,16 @@ LoadResult load_config(const std::string& path, const EnvLookup& env) {
   // Rule files: every file the globs of global.rule_files matched, each once, in order.
   GroupNames names;
   for (const auto& file : rule_file_paths) load_rule_file(file, diag, config, names);
+  // A recording rule's result exists only as what it writes (SPEC §3).
+  if (!config.remote_write) {
+    for (const auto& group : config.groups) {
+      for (const auto& rule : group.recording_rules) {
+        if (rule.record.empty()) continue;  // its own error was reported
+        diag.errors.push_back({rule.pos, "recording rule \"" + rule.record +
+                                             "\" needs [remote_write] in the main config: its results are written there"});
+      }
+    }
+  }
 
   // Report in reading order: main file first, then each rule file, each by line and column,
   // as a compiler would (sections are read in dependency order, not file order).

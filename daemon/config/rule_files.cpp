@@ -96,6 +96,41 @@ AlertRuleConfig read_alert_rule(Context& ctx, const toml::table& t) {
   return rule;
 }
 
+// A recording rule takes `record`, `expr` and static `labels`, as Prometheus's rulefmt: the
+// keys only an alerting rule has are reported at the key, not as unknown.
+RecordingRuleConfig read_recording_rule(Context& ctx, const toml::table& t) {
+  static constexpr std::string_view kAlertOnly[] = {"for", "keep_firing_for", "annotations", "on_error", "no_data",
+                                                    "keep_firing_expr", "flap_window", "flap_threshold"};
+  std::vector<std::string_view> allowed = {"record", "expr", "labels"};
+  allowed.insert(allowed.end(), std::begin(kAlertOnly), std::end(kAlertOnly));
+  TableReader r(ctx, t, "[[groups.rules]]", allowed);
+  RecordingRuleConfig rule;
+  rule.pos = r.pos();
+  for (std::string_view key : kAlertOnly) {
+    if (r.has(key)) {
+      ctx.error(r.key_pos(key), std::string(key) + ": a recording rule takes only `record`, `expr` and `labels` (`" +
+                                    std::string(key) + "` is for alerting rules)");
+    }
+  }
+  if (auto v = r.string("record")) {
+    if (!is_valid_metric_name(*v)) {
+      ctx.error(r.value_pos("record"), "record: invalid recording rule name \"" + *v +
+                                           "\" (a metric name: [a-zA-Z_:][a-zA-Z0-9_:]*)");
+    } else {
+      rule.record = *v;
+    }
+  }
+  if (auto v = read_expr(r)) rule.expr = *v;
+  if (auto v = r.labels("labels")) {
+    if (v->has("__name__")) {
+      ctx.error(r.value_pos("labels"), "labels: invalid label name \"__name__\" (the series is named by `record`)");
+    } else {
+      rule.labels = *v;
+    }
+  }
+  return rule;
+}
+
 HeartbeatRuleConfig read_heartbeat(Context& ctx, const toml::table& t) {
   TableReader r(ctx, t, "[[groups.heartbeats]]",
                 {"name", "expr", "by", "for", "forget_after", "expected", "labels", "annotations"});
@@ -216,7 +251,15 @@ void load_rule_file(const std::string& path, Diagnostics& diag, Config& config, 
     if (auto v = r.duration("query_offset")) group.query_offset = *v;
     if (auto v = r.integer("limit", 0, INT32_MAX)) group.limit = static_cast<int>(*v);
     if (auto v = r.labels("labels")) group.labels = *v;
-    for (const toml::table* rt : r.tables("rules")) group.rules.push_back(read_alert_rule(ctx, *rt));
+    for (const toml::table* rt : r.tables("rules")) {
+      if (!rt->contains("record")) {
+        group.rules.push_back(read_alert_rule(ctx, *rt));
+      } else if (rt->contains("alert")) {
+        ctx.error(ctx.pos(*rt->get("record")), "record: only one of `alert` and `record` may be set");
+      } else {
+        group.recording_rules.push_back(read_recording_rule(ctx, *rt));
+      }
+    }
     for (const toml::table* ht : r.tables("heartbeats")) group.heartbeats.push_back(read_heartbeat(ctx, *ht));
     config.groups.push_back(std::move(group));
   }

@@ -250,12 +250,7 @@ class RuleFileConverter {
       return;
     }
     if (has_record) {
-      // check does not accept `record` yet: the daemon cannot evaluate recording rules, and
-      // their results need [remote_write] (SPEC §3).
-      problems_.add(r, "recording rule \"" + record +
-                           "\" not carried over: needs [remote_write], which promwatch does not support yet");
-      comments_.take(last_line_, line + 1);
-      last_line_ = line + 1;
+      recording_rule(r, record, line);
       return;
     }
     if (!has_alert || alert.empty()) {
@@ -300,6 +295,43 @@ class RuleFileConverter {
     emit_comments(out_, inner);
     emit_map(out_, "groups.rules", "labels", labels, false);
     emit_map(out_, "groups.rules", "annotations", annotations, true);
+    last_line_ = next;
+  }
+
+  // A recording rule stays one (SPEC §3): record, expr and static labels. Its results are
+  // written through [remote_write], which the main config then needs (`check` says so).
+  void recording_rule(const YAML::Node& r, const std::string& record, int line) {
+    const std::string what = "recording rule \"" + record + "\"";
+    std::string expr;
+    if (record.empty() || !r["expr"] || !value(r["expr"], "expr", expr) || expr.empty()) {
+      problems_.add(r, record.empty() ? std::string("recording rule with an empty `record`; skipped") : what + ": no `expr`; skipped");
+      return;
+    }
+    out_ += "\n";
+    emit_comments(out_, comments_.take(last_line_, line + 1));
+    out_ += "[[groups.rules]]\n";
+    out_ += "record = " + toml_string(record) + "\n";
+    out_ += "expr = " + toml_text(expr) + "\n";
+    std::vector<std::pair<std::string, std::string>> labels;
+    std::set<std::string> seen;
+    for (const auto& kv : r) {
+      const std::string key = kv.first.Scalar();
+      if (!seen.insert(key).second) {
+        problems_.add(kv.first, what + ": " + key + " defined twice (Prometheus refuses it); the second is not carried over");
+        continue;
+      }
+      if (key == "record" || key == "expr") continue;
+      if (key == "labels") {
+        string_map(kv.second, labels, problems_, what + ": labels");
+      } else if (key == "for" || key == "keep_firing_for" || key == "annotations") {
+        problems_.add(kv.first, what + ": `" + key + "` is not valid in a recording rule (Prometheus refuses it); not carried over");
+      } else {
+        problems_.add(kv.first, what + ": unknown key \"" + key + "\"; not carried over");
+      }
+    }
+    const int next = rule_end(r);
+    emit_comments(out_, comments_.take(line + 1, next));
+    emit_map(out_, "groups.rules", "labels", labels, false);
     last_line_ = next;
   }
 

@@ -437,6 +437,7 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
   const auto started = std::chrono::steady_clock::now();
   ++eval_counter_;
   last_evaluation_ = ts;
+  alerts_updated_ = false;
   EvaluationResult result;
   answers_ = answers;
   auto finish = [&]() {
@@ -457,6 +458,7 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
   if (!outcome.ok) {
     fail(outcome.error);
     if (config_.on_error == OnError::Alerting) {
+      alerts_updated_ = true;
       std::vector<Candidate> candidates;
       if (!datasource_down) {
         candidates.push_back(make_candidate(empty_labels(), 0, "promwatch_error"));
@@ -529,6 +531,7 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
 
   apply(candidates, ts, MissingScope::All, {}, result, &kept_firing);
   end_stable_flapping(ts, result);
+  alerts_updated_ = true;
   health_ = RuleHealth::Ok;
   last_error_.clear();
   result.ok = true;
@@ -615,6 +618,7 @@ void AlertingRule::take_alerts_from(AlertingRule& old) {
   active_ = std::move(old.active_);
   old.active_.clear();  // a moved-from map is valid but unspecified
   maybe_flapping_ = count_flapping() > 0;
+  written_ = std::exchange(old.written_, {});
   if (!same_annotations) {
     for (auto& [fp, e] : active_) e.annotations_valid = false;
   }

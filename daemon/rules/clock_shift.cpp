@@ -46,6 +46,7 @@ void HeartbeatRule::shift_clock(Duration step) {
 void RuleGroup::shift_clock(Duration step) {
   for (AlertingRule& rule : rules_) rule.shift_clock(step);
   for (HeartbeatRule& rule : heartbeats_) rule.shift_clock(step);
+  for (RecordingRule& rule : recording_rules_) rule.shift_clock(step);
   shift(last_evaluation_, step);
 }
 

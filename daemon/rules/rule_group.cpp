@@ -2,11 +2,13 @@
 // schedule arithmetic (Prometheus's Group.EvalTimestamp and missed-iteration counting).
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
 #include <utility>
 
 #include "promwatch/rules.hpp"
+#include "rules_internal.hpp"
 
 namespace promwatch {
 
@@ -16,19 +18,73 @@ namespace {
 constexpr char kFieldSep = '\xff';
 constexpr char kPairSep = '\xfe';
 
-std::string key_without_ordinal(std::string_view group_name, const AlertRuleConfig& rule) {
-  std::vector<std::pair<std::string_view, std::string_view>> labels;
-  labels.reserve(rule.labels.size());
-  for (const auto& [k, v] : rule.labels) labels.emplace_back(k, v.text);
+std::string key_of(std::string_view group_name, std::string_view name,
+                   std::vector<std::pair<std::string_view, std::string_view>> labels) {
   std::sort(labels.begin(), labels.end());
   std::string key;
   key.append(group_name).push_back(kFieldSep);
-  key.append(rule.alert).push_back(kFieldSep);
+  key.append(name).push_back(kFieldSep);
   for (const auto& [k, v] : labels) {
     key.append(k).push_back(kPairSep);
     key.append(v).push_back(kFieldSep);
   }
   return key;
+}
+
+std::string key_without_ordinal(std::string_view group_name, const AlertRuleConfig& rule) {
+  std::vector<std::pair<std::string_view, std::string_view>> labels;
+  labels.reserve(rule.labels.size());
+  for (const auto& [k, v] : rule.labels) labels.emplace_back(k, v.text);
+  return key_of(group_name, rule.alert, std::move(labels));
+}
+
+// Recording rules are matched among themselves: an alerting rule of the same name never takes
+// a recording rule's state.
+std::vector<std::string> recording_identity_keys(const RuleGroupConfig& group) {
+  std::vector<std::string> keys;
+  std::map<std::string, std::size_t> seen;
+  for (const RecordingRuleConfig& rule : group.recording_rules) {
+    std::vector<std::pair<std::string_view, std::string_view>> labels;
+    for (const Label& l : rule.labels) labels.emplace_back(l.name, l.value);
+    std::string key = "record" + std::string(1, kFieldSep) + key_of(group.name, rule.record, std::move(labels));
+    const std::size_t ordinal = seen[key]++;
+    key.push_back('#');
+    key += std::to_string(ordinal);
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+bool before(const SourcePos& a, const SourcePos& b) { return std::pair(a.line, a.column) < std::pair(b.line, b.column); }
+
+// The alerting and recording rules of [[groups.rules]] merged back into the order they were
+// written in (each list is in file order already).
+std::vector<RuleRef> file_order(const RuleGroupConfig& config) {
+  std::vector<RuleRef> order;
+  order.reserve(config.rules.size() + config.recording_rules.size());
+  std::size_t a = 0;
+  std::size_t r = 0;
+  while (a < config.rules.size() || r < config.recording_rules.size()) {
+    const bool take_recording = a == config.rules.size() ||
+                                (r < config.recording_rules.size() && before(config.recording_rules[r].pos, config.rules[a].pos));
+    if (take_recording) {
+      order.push_back(RuleRef{RuleKind::Recording, r++});
+    } else {
+      order.push_back(RuleRef{RuleKind::Alerting, a++});
+    }
+  }
+  return order;
+}
+
+
+template <typename Rule>
+std::vector<Alert> sorted_alerts(const Rule& rule) {
+  std::vector<Alert> alerts;
+  rule.for_each_alert([&](const Alert& a) {
+    if (a.state != AlertState::Inactive) alerts.push_back(a);
+  });
+  std::sort(alerts.begin(), alerts.end(), [](const Alert& x, const Alert& y) { return x.labels.items() < y.labels.items(); });
+  return alerts;
 }
 
 // Floor modulo for possibly negative millisecond counts.
@@ -96,6 +152,13 @@ std::optional<RuleGroup> RuleGroup::build(const RuleGroupConfig& config, const R
   }
   if (!ok) return std::nullopt;
   g.rule_keys_ = rule_identity_keys(config);
+  g.recording_rules_.reserve(config.recording_rules.size());
+  for (const RecordingRuleConfig& rc : config.recording_rules) {
+    g.recording_rules_.push_back(RecordingRule::build(rc, config, context));
+  }
+  g.recording_keys_ = recording_identity_keys(config);
+  g.order_ = file_order(config);
+  g.external_labels_ = context.external_labels;
   return g;
 }
 
@@ -133,12 +196,23 @@ std::vector<std::size_t> RuleGroup::take_state_from(RuleGroup& old,
     rules_[i].take_alerts_from(old.rules_[it->second]);
     taken[it->second] = true;
   }
+  std::map<std::string, std::size_t> old_recording;
+  for (std::size_t j = 0; j < old.recording_keys_.size() && j < old.recording_rules_.size(); ++j) {
+    old_recording.emplace(old.recording_keys_[j], j);
+  }
+  for (std::size_t i = 0; i < recording_rules_.size() && i < recording_keys_.size(); ++i) {
+    auto it = old_recording.find(recording_keys_[i]);
+    if (it == old_recording.end()) continue;
+    recording_rules_[i].take_state_from(old.recording_rules_[it->second]);
+    old_recording.erase(it);
+  }
   std::vector<bool> hb_taken(old.heartbeats_.size(), false);
   for (HeartbeatRule& hb : heartbeats_) {
     for (std::size_t j = 0; j < old.heartbeats_.size(); ++j) {
       if (hb_taken[j] || old.heartbeats_[j].name() != hb.name()) continue;
       hb.import_state(old.heartbeats_[j].export_state());
       hb.copy_status_from(old.heartbeats_[j]);
+      hb.written_series() = std::exchange(old.heartbeats_[j].written_series(), {});
       hb_taken[j] = true;
       break;
     }
@@ -157,6 +231,55 @@ std::vector<std::size_t> RuleGroup::take_state_from(RuleGroup& old,
     if (!taken[j]) untaken.push_back(j);
   }
   return untaken;
+}
+
+RoundOutput RuleGroup::take_round_output(TimePoint slot, bool alert_series) {
+  RoundOutput out;
+  // Prometheus stamps every sample of a round, stale markers too, with the query time.
+  const std::int64_t ts = rules_detail::unix_ms(query_time(slot));
+  auto append = [&out](std::vector<WriteSample> samples) {
+    if (out.samples.empty()) {
+      out.samples = std::move(samples);
+    } else {
+      out.samples.insert(out.samples.end(), std::make_move_iterator(samples.begin()),
+                         std::make_move_iterator(samples.end()));
+    }
+  };
+  auto alerts_of = [&](auto& rule) {
+    std::vector<WriteSample> samples = promwatch::alert_series(sorted_alerts(rule), ts, external_labels_);
+    rule.written_series().update(samples, ts);
+    append(std::move(samples));
+  };
+  for (const RuleRef& ref : order_) {
+    if (ref.kind == RuleKind::Recording) {
+      RecordingRule& rule = recording_rules_[ref.index];
+      if (rule.last_evaluation() == slot) append(rule.take_samples());
+      continue;
+    }
+    AlertingRule& rule = rules_[ref.index];
+    if (alert_series && rule.last_evaluation() == slot && rule.alerts_updated()) alerts_of(rule);
+  }
+  if (alert_series) {
+    for (HeartbeatRule& hb : heartbeats_) {
+      if (hb.last_evaluation() == slot && hb.health() == RuleHealth::Ok) alerts_of(hb);
+    }
+  }
+  return out;
+}
+
+std::vector<WriteSample> RuleGroup::release_series(TimePoint at) {
+  std::vector<WriteSample> out;
+  const std::int64_t ts = rules_detail::unix_ms(at);
+  auto release = [&](WrittenSeries& written) {
+    std::vector<WriteSample> samples = written.release(ts);
+    out.insert(out.end(), std::make_move_iterator(samples.begin()), std::make_move_iterator(samples.end()));
+  };
+  for (const RuleRef& ref : order_) {
+    release(ref.kind == RuleKind::Recording ? recording_rules_[ref.index].written_series()
+                                            : rules_[ref.index].written_series());
+  }
+  for (HeartbeatRule& hb : heartbeats_) release(hb.written_series());
+  return out;
 }
 
 }  // namespace promwatch

@@ -14,6 +14,9 @@ namespace promwatch::rules_detail {
 /// The epoch stands for Go's zero time: "not set".
 inline bool is_set(TimePoint t) { return t != TimePoint{}; }
 
+/// Unix milliseconds, as remote write stamps samples.
+inline std::int64_t unix_ms(TimePoint t) { return t.time_since_epoch().count(); }
+
 /// Values compared bit for bit, so that NaN equals NaN for the annotation cache.
 inline std::uint64_t value_bits(double v) { return std::bit_cast<std::uint64_t>(v); }
 

@@ -345,6 +345,15 @@ struct AlertRuleConfig {
   SourcePos pos;
 };
 
+/// A recording rule (`[[groups.rules]]` with `record`): its result is written through
+/// `[remote_write]` as the series `record`. Labels are static, as in Prometheus.
+struct RecordingRuleConfig {
+  std::string record;  ///< a metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)
+  std::string expr;
+  Labels labels;       ///< never `__name__`
+  SourcePos pos;
+};
+
 struct HeartbeatRuleConfig {
   std::string name;
   std::string expr;
@@ -364,7 +373,10 @@ struct RuleGroupConfig {
   Duration query_offset{0};
   int limit = 0;
   Labels labels;
-  std::vector<AlertRuleConfig> rules;
+  std::vector<AlertRuleConfig> rules;  ///< the alerting rules of [[groups.rules]], in file order
+  /// The recording rules of [[groups.rules]], in file order; their place among the alerting
+  /// rules is their `pos` (RuleGroup::rule_order).
+  std::vector<RecordingRuleConfig> recording_rules;
   std::vector<HeartbeatRuleConfig> heartbeats;
   SourcePos pos;
 };

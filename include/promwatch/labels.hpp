@@ -108,5 +108,7 @@ std::string go_quote(std::string_view text);
 
 /// True when `name` is a valid Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*.
 bool is_valid_label_name(std::string_view name);
+/// True when `name` is a valid Prometheus metric name: [a-zA-Z_:][a-zA-Z0-9_:]*.
+bool is_valid_metric_name(std::string_view name);
 
 }  // namespace promwatch

@@ -28,6 +28,7 @@
 #include "promwatch/config.hpp"
 #include "promwatch/labels.hpp"
 #include "promwatch/query.hpp"
+#include "promwatch/remote_write.hpp"
 #include "promwatch/template.hpp"
 #include "promwatch/time.hpp"
 
@@ -172,6 +173,24 @@ struct EvaluationResult {
   std::vector<AlertTransition> transitions;
 };
 
+/// The series one rule wrote at its last successful evaluation (Prometheus's
+/// `seriesInPreviousEval`), so that a series it stops writing gets a stale marker and queries
+/// stop seeing it at once. A plain value, owned by its rule and carried over a reload with it.
+class WrittenSeries {
+ public:
+  /// `samples` are what the rule writes this evaluation, at `timestamp_ms`: appends to them a
+  /// stale marker at `timestamp_ms` for every series written last time and missing now, then
+  /// remembers the series of `samples` (the markers excluded) for next time.
+  void update(std::vector<WriteSample>& samples, std::int64_t timestamp_ms);
+  /// A stale marker at `timestamp_ms` for every series remembered, which are then forgotten
+  /// (the rule was removed by a reload).
+  std::vector<WriteSample> release(std::int64_t timestamp_ms);
+  std::size_t size() const { return series_.size(); }
+
+ private:
+  std::unordered_map<std::uint64_t, Labels> series_;  ///< by fingerprint
+};
+
 /// Prometheus's `for`-state restoration parameters (SPEC §2 `outage_tolerance`, `for_grace_period`).
 struct RestoreOptions {
   Duration outage_tolerance = std::chrono::hours(1);
@@ -304,6 +323,13 @@ class AlertingRule {
   /// cached annotations are not counted). Used by tests and benchmarks.
   std::uint64_t template_renders() const { return template_renders_; }
 
+  /// True when the last evaluation set the alerts from a result (a successful query, or
+  /// `on_error = "alerting"` acting on a failed one); false when it left them as they were
+  /// (a failed query, duplicates, the limit), when Prometheus writes no ALERTS series.
+  bool alerts_updated() const { return alerts_updated_; }
+  /// The ALERTS and ALERTS_FOR_STATE series written for this rule (moved by `take_alerts_from`).
+  WrittenSeries& written_series() { return written_; }
+
  private:
   struct CompiledText {
     std::string name;
@@ -361,6 +387,8 @@ class AlertingRule {
   /// Some alert may be flapping although the rule has no flap detection (carried over a reload
   /// or restored): it ends at the next evaluation.
   bool maybe_flapping_ = false;
+  bool alerts_updated_ = false;
+  WrittenSeries written_;
 };
 
 /// One member of a heartbeat rule (SPEC §3 `[[groups.heartbeats]]`): a monitored instance,
@@ -429,6 +457,8 @@ class HeartbeatRule {
   void copy_status_from(const HeartbeatRule& other);
   /// As `AlertingRule::shift_clock` (members' times too).
   void shift_clock(Duration step);
+  /// The ALERTS and ALERTS_FOR_STATE series written for this rule's alerts.
+  WrittenSeries& written_series() { return written_; }
 
  private:
   struct CompiledText {
@@ -466,7 +496,71 @@ class HeartbeatRule {
   std::string last_error_;
   TimePoint last_evaluation_{};
   Duration evaluation_time_{0};
+  WrittenSeries written_;
 };
+
+/// A recording rule (SPEC §3): its query's result, renamed to `record` and labelled with the
+/// group's and the rule's labels, is written through `[remote_write]` at the query time, as
+/// Prometheus's rules/recording.go. Copyable; not thread-safe.
+///
+/// Labels of each sample: the series' labels without `__name__`, then the group labels, then
+/// the rule labels (each overriding the one before), `__name__ = record`, and the external
+/// labels where the series lacks them (as Prometheus's remote write adds them). A scalar result
+/// is one sample with no labels of its own.
+class RecordingRule {
+ public:
+  static RecordingRule build(const RecordingRuleConfig& rule, const RuleGroupConfig& group,
+                             const RuleContext& context);
+
+  /// Evaluates the outcome of the rule's query for the round of slot `slot` (queried at
+  /// `slot - query_offset`, which is the samples' timestamp). On success the samples, with a
+  /// stale marker for each series of the previous successful evaluation that is gone, wait in
+  /// the rule for `take_samples`. A failed query, two samples with the same final labels
+  /// ("vector contains metrics with the same labelset after applying rule labels") or more
+  /// series than the group's `limit` write nothing and mark nothing stale (the series of the
+  /// previous evaluation stay remembered): health `err`, `last_error` set. `transitions` is
+  /// always empty.
+  EvaluationResult evaluate(const QueryOutcome& outcome, TimePoint slot);
+  /// What the last evaluation writes, handed over once (empty until the next evaluation).
+  std::vector<WriteSample> take_samples() { return std::exchange(samples_, {}); }
+
+  const RecordingRuleConfig& config() const { return config_; }
+  const std::string& name() const { return config_.record; }
+  const std::string& query() const { return config_.expr; }
+  const Labels& labels() const { return config_.labels; }
+  RuleHealth health() const { return health_; }
+  const std::string& last_error() const { return last_error_; }
+  TimePoint last_evaluation() const { return last_evaluation_; }
+  Duration evaluation_time() const { return evaluation_time_; }
+  void set_evaluation_time(Duration d) { evaluation_time_ = d; }
+  /// Reload carry-over: health, last error, last evaluation, evaluation time and the series
+  /// written (moved: `old` keeps none).
+  void take_state_from(RecordingRule& old);
+  void shift_clock(Duration step);
+  WrittenSeries& written_series() { return written_; }
+
+ private:
+  RecordingRule() = default;
+
+  RecordingRuleConfig config_;
+  Labels group_labels_;
+  Labels external_labels_;
+  Duration query_offset_{0};
+  int limit_ = 0;
+  std::vector<WriteSample> samples_;
+  WrittenSeries written_;
+  RuleHealth health_ = RuleHealth::Unknown;
+  std::string last_error_;
+  TimePoint last_evaluation_{};
+  Duration evaluation_time_{0};
+};
+
+/// ALERTS and ALERTS_FOR_STATE as Prometheus's AlertingRule writes them, for every pending or
+/// firing alert of `alerts` (in the order given): `ALERTS{<alert labels>, alertstate=
+/// "pending"|"firing"} 1` and `ALERTS_FOR_STATE{<alert labels>} <activeAt in whole Unix
+/// seconds>`, at `timestamp_ms`, with `external_labels` where an alert lacks them.
+std::vector<WriteSample> alert_series(const std::vector<Alert>& alerts, std::int64_t timestamp_ms,
+                                      const Labels& external_labels);
 
 /// The identity that carries a rule's alerts over a reload: (group name, alert name, the rule's
 /// static labels as written, ordinal among the group's rules with the same name and labels), as
@@ -524,6 +618,21 @@ struct SlotAdvance {
   std::int64_t missed = 0;  ///< slots skipped since the previous one (an overrun)
 };
 
+/// Which list of a group a rule of `[[groups.rules]]` is in.
+enum class RuleKind { Alerting, Recording };
+/// A rule of `[[groups.rules]]`: `RuleGroup::rules()[index]` or `recording_rules()[index]`.
+struct RuleRef {
+  RuleKind kind = RuleKind::Alerting;
+  std::size_t index = 0;
+};
+
+/// What one round of a group writes through `[remote_write]`: the recording rules' samples
+/// and the ALERTS/ALERTS_FOR_STATE series, with their stale markers, rule by rule in file order
+/// (`[[groups.rules]]`, then the heartbeat rules). The daemon hands it to the remote writer.
+struct RoundOutput {
+  std::vector<WriteSample> samples;
+};
+
 /// A rule group: its rules and the arithmetic of its schedule. Copy/move as a value; not
 /// thread-safe.
 class RuleGroup {
@@ -547,6 +656,27 @@ class RuleGroup {
   /// The group's heartbeat rules, in declaration order (identity over a reload: their name).
   std::vector<HeartbeatRule>& heartbeats() { return heartbeats_; }
   const std::vector<HeartbeatRule>& heartbeats() const { return heartbeats_; }
+  /// The recording rules, in file order (identity over a reload: group, record, labels and
+  /// ordinal, as for alerting rules).
+  std::vector<RecordingRule>& recording_rules() { return recording_rules_; }
+  const std::vector<RecordingRule>& recording_rules() const { return recording_rules_; }
+  /// Every rule of `[[groups.rules]]`, alerting and recording, in file order: the order of the
+  /// round's output and of `/api/v1/rules`.
+  const std::vector<RuleRef>& rule_order() const { return order_; }
+  /// Number of rules of every kind (alerting, recording, heartbeat).
+  std::size_t rule_count() const { return rules_.size() + recording_rules_.size() + heartbeats_.size(); }
+
+  /// The round of slot `slot` is over (every rule evaluated): collects what it writes, in file
+  /// order. Each recording rule evaluated in this round hands over its samples; with
+  /// `alert_series` (remote write configured), each alerting and heartbeat rule whose alerts
+  /// this round set (see `AlertingRule::alerts_updated`) gives its ALERTS and ALERTS_FOR_STATE
+  /// series at the query time, with stale markers for the series it no longer has. A rule
+  /// whose query failed writes nothing and marks nothing stale, as in Prometheus.
+  RoundOutput take_round_output(TimePoint slot, bool alert_series);
+  /// Stale markers at `at` for every series the rules of this group still remember: after
+  /// `take_state_from`, those of the rules a reload removed (or of the whole group, when it
+  /// was removed). They are forgotten.
+  std::vector<WriteSample> release_series(TimePoint at);
 
   /// The fixed offset of this group's slots in [0, interval): a stable hash of (file, name)
   /// modulo the interval, as Prometheus's `Group.hash() % interval`.
@@ -569,8 +699,8 @@ class RuleGroup {
     evaluation_time_ = took;
   }
 
-  /// Reload carry-over: every rule of this group takes the alerts and status of the rule of
-  /// `old` with the same identity key (each old rule at most once; the alerts are moved, not
+  /// Reload carry-over: every rule of this group takes the alerts, status and written series of
+  /// the rule of `old` with the same identity key (recording rules likewise) (each old rule at most once; the alerts are moved, not
   /// copied, see `AlertingRule::take_alerts_from`); `old` loses them. Also copies
   /// the group's last evaluation. Returns the indices of `old`'s rules whose state was not taken
   /// (the app calls `resolve_all` on them and notifies). Heartbeat rules carry over by name;
@@ -594,6 +724,10 @@ class RuleGroup {
   std::vector<AlertingRule> rules_;
   std::vector<std::string> rule_keys_;
   std::vector<HeartbeatRule> heartbeats_;
+  std::vector<RecordingRule> recording_rules_;
+  std::vector<std::string> recording_keys_;
+  std::vector<RuleRef> order_;
+  Labels external_labels_;
   TimePoint last_evaluation_{};
   Duration evaluation_time_{0};
 };

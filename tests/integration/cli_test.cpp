@@ -185,6 +185,42 @@ url = ")" + datasource.url() + R"("
   EXPECT_EQ(run({"eval", "--config", config.string(), "--rule", "Nope"}, &out), 1);
 }
 
+TEST(Cli, EvalPrintsWhatARecordingRuleWouldWrite) {
+  TestHttpServer datasource([](const TestRequest&) {
+    TestResponse r;
+    r.headers.push_back({"Content-Type", "application/json"});
+    r.body = vector_response(R"({"job":"api"})", "0.25");
+    return r;
+  });
+  TempDir dir;
+  dir.write("rules.toml", R"([[groups]]
+name = "rec"
+labels = { env = "prod" }
+
+[[groups.rules]]
+record = "job:errors:ratio"
+expr = 'sum by (job) (rate(errors[5m]))'
+labels = { source = "pw" }
+)");
+  auto config = dir.write("promwatch.toml", R"([global]
+rule_files = ["rules.toml"]
+[datasource]
+url = ")" + datasource.url() + R"("
+[remote_write]
+url = "http://127.0.0.1:9/api/v1/write"
+)");
+  std::string out;
+  EXPECT_EQ(run({"eval", "--config", config.string(), "--rule", "job:errors:ratio", "--time", "2026-01-01T00:10:00Z"}, &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("rec/job:errors:ratio (recording) at 2026-01-01T00:10:00Z"), std::string::npos) << out;
+  EXPECT_NE(out.find("would write 1 samples at 2026-01-01T00:10:00Z\n"
+                     "    {__name__=\"job:errors:ratio\", env=\"prod\", job=\"api\", source=\"pw\"} 0.25\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(datasource.requests().size(), 1u) << "nothing written anywhere, one query";
+}
+
 TEST(Cli, EvalFailsWhenTheDatasourceDoes) {
   TestHttpServer datasource([](const TestRequest&) { return TestResponse{503, {}, "down for maintenance"}; });
   TempDir dir;

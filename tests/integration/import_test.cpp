@@ -83,17 +83,23 @@ TEST(ImportRules, EveryOutputPassesCheckAndWhatIsLeftOutIsListed) {
   args.push_back("--out");
   args.push_back((dir.path() / "rules").string());
   std::string out;
-  // The recording rule is not carried over (promwatch does not evaluate them yet): exit 1, listed.
-  EXPECT_EQ(promwatch_cmd(args, &out), 1) << out;
-  EXPECT_NE(out.find((data_dir() / "recording.yml").string() +
-                     ":4: recording rule \"instance:node_cpu_utilisation:rate1m\" not carried over"),
-            std::string::npos)
-      << out;
+  // The recording rule is carried over as a recording rule: nothing is left out (exit 0).
+  EXPECT_EQ(promwatch_cmd(args, &out), 0) << out;
+  EXPECT_EQ(out.find("recording rule"), std::string::npos) << out;
   for (const char* name : {"node", "kubernetes", "cert-manager", "recording"}) {
     EXPECT_TRUE(fs::exists(dir.path() / "rules" / (std::string(name) + ".toml"))) << name << "\n" << out;
   }
-  auto config = dir.write("promwatch.toml", "[global]\nrule_files = [\"rules/*.toml\"]\n[datasource]\nurl = \"http://127.0.0.1:9\"\n");
+  std::string recording = read(dir.path() / "rules" / "recording.toml");
+  EXPECT_NE(recording.find("[[groups.rules]]\nrecord = \"instance:node_cpu_utilisation:rate1m\"\n"), std::string::npos)
+      << recording;
+  // Recording rules write their results through [remote_write]: check wants it, and then passes.
+  const std::string base = "[global]\nrule_files = [\"rules/*.toml\"]\n[datasource]\nurl = \"http://127.0.0.1:9\"\n";
+  auto config = dir.write("promwatch.toml", base);
   std::string check;
+  EXPECT_EQ(promwatch_cmd({"check", "--config", config.string()}, &check), 1) << check;
+  EXPECT_NE(check.find("recording rule \"instance:node_cpu_utilisation:rate1m\" needs [remote_write]"), std::string::npos)
+      << check;
+  config = dir.write("promwatch.toml", base + "[remote_write]\nurl = \"http://127.0.0.1:9/api/v1/write\"\n");
   EXPECT_EQ(promwatch_cmd({"check", "--config", config.string()}, &check), 0) << check;
 
   // Without --out: one "# file:" section per input on stdout, exit 0 when nothing is left out.

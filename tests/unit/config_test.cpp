@@ -275,6 +275,21 @@ timeout = "2s"
   EXPECT_FALSE(ok(kDatasource).cluster);
 }
 
+TEST_F(ConfigTest, RecordingRulesBesideAlertingRules) {
+  write("r.toml", "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = \"up == 0\"\n"
+                  "[[groups.rules]]\nrecord = \"job:up:sum\"\nexpr = \"sum by (job) (up)\"\nlabels = { team = \"a\" }\n");
+  Config c = ok(std::string(kDatasource) + "[global]\nrule_files = [\"r.toml\"]\n[remote_write]\nurl = \"http://prom:9090/api/v1/write\"\n");
+  ASSERT_EQ(c.groups.size(), 1u);
+  ASSERT_EQ(c.groups[0].rules.size(), 1u);
+  ASSERT_EQ(c.groups[0].recording_rules.size(), 1u);
+  const RecordingRuleConfig& r = c.groups[0].recording_rules[0];
+  EXPECT_EQ(r.record, "job:up:sum");
+  EXPECT_EQ(r.expr, "sum by (job) (up)");
+  EXPECT_EQ(r.labels, (Labels{{"team", "a"}}));
+  EXPECT_EQ(r.pos.line, 6);
+  EXPECT_GT(r.pos.line, c.groups[0].rules[0].pos.line) << "file order is kept by position";
+}
+
 TEST_F(ConfigTest, RemoteWriteDefaultsAndKeys) {
   EXPECT_FALSE(ok(kDatasource).remote_write);
   Config c = ok(std::string(kDatasource) + "[remote_write]\nurl = \"http://prom:9090/api/v1/write\"\n");
@@ -1163,6 +1178,26 @@ const RuleCase kRuleCases[] = {
       "r.toml:8:11: no_data: must be \"ok\" or \"alerting\", got \"keep_state\"",
       "r.toml:9:18: labels.sev: expected a string, got integer",
       "r.toml:10:1: unknown key \"anotations\" in [[groups.rules]]; did you mean \"annotations\"?"}},
+    // Recording rules (SPEC §3): their results exist only as what [remote_write] receives.
+    {"recording_rule_needs_remote_write",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nrecord = \"job:errors:rate5m\"\nexpr = \"sum by (job) (rate(e[5m]))\"\n"
+     "labels = { team = \"a\" }\n",
+     {"r.toml:3:1: recording rule \"job:errors:rate5m\" needs [remote_write] in the main config: its results are written "
+      "there"}},
+    {"recording_rule_fields",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nrecord = \"job errors\"\nexpr = \"rat(x[5m])\"\nfor = \"1m\"\n"
+     "labels = { __name__ = \"x\" }\n[groups.rules.annotations]\nsummary = \"s\"\n"
+     "[[groups.rules]]\nrecord = \"r\"\nalert = \"A\"\nexpr = \"up\"\n"
+     "[[groups.rules]]\nrecord = \"r2\"\nexpr = \"up\"\nlabls = {}\n",
+     {"r.toml:4:10: record: invalid recording rule name \"job errors\" (a metric name: [a-zA-Z_:][a-zA-Z0-9_:]*)",
+      "r.toml:5:9: expr: parse error: unknown function with name \"rat\"",
+      "r.toml:6:1: for: a recording rule takes only `record`, `expr` and `labels` (`for` is for alerting rules)",
+      "r.toml:7:10: labels: invalid label name \"__name__\" (the series is named by `record`)",
+      "r.toml:8:15: annotations: a recording rule takes only `record`, `expr` and `labels` (`annotations` is for "
+      "alerting rules)",
+      "r.toml:11:10: record: only one of `alert` and `record` may be set",
+      "r.toml:14:1: recording rule \"r2\" needs [remote_write] in the main config: its results are written there",
+      "r.toml:17:1: unknown key \"labls\" in [[groups.rules]]; did you mean \"labels\"?"}},
     // Prometheus accepts any UTF-8 string as an alert name (rule collections use these).
     {"alert_names_any_utf8",
      "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"Cert-managerAbsent\"\nexpr = \"up\"\n"
@@ -1294,6 +1329,10 @@ labels = { severity = "page" }
 annotations = { summary = "x" }
 on_error = "alerting"
 no_data = "ok"
+[[groups.rules]]
+record = "job:up:sum"
+expr = 'sum by (job) (up)'
+labels = { source = "pw" }
 [[groups.heartbeats]]
 name = "H"
 expr = "up"

@@ -97,17 +97,19 @@ TEST(ImportRules, StringsRoundTripExactly) {
         const toml::array* rules = tg["rules"].as_array();
         std::size_t ri = 0;
         for (const auto& yr : yg["rules"]) {
-          if (yr["record"]) continue;  // not carried over (listed)
           ASSERT_NE(rules, nullptr);
           ASSERT_LT(ri, rules->size());
           const toml::table& tr = *rules->get(ri++)->as_table();
-          EXPECT_EQ(tr["alert"].value<std::string>(), yr["alert"].as<std::string>());
+          // Recording rules are carried over as recording rules (SPEC §3).
+          const char* name_key = yr["record"] ? "record" : "alert";
+          EXPECT_EQ(tr[name_key].value<std::string>(), yr[name_key].as<std::string>());
+          EXPECT_FALSE(tr[yr["record"] ? "alert" : "record"]);
           EXPECT_EQ(tr["expr"].value<std::string>(), yr["expr"].as<std::string>());
           for (const char* m : {"labels", "annotations"}) {
             if (!yr[m]) continue;
             for (const auto& kv : yr[m]) {
               EXPECT_EQ(tr[m][kv.first.as<std::string>()].value<std::string>(), kv.second.as<std::string>())
-                  << yr["alert"].as<std::string>() << " " << m << "." << kv.first.as<std::string>();
+                  << yr[name_key].as<std::string>() << " " << m << "." << kv.first.as<std::string>();
             }
           }
         }
@@ -135,6 +137,31 @@ TEST(ImportRules, CommentsKeptAndBlockScalarLinesAreNotComments) {
   EXPECT_EQ(r.toml,
             "# top\n[[groups]]\nname = \"g\"\n\n# before the rule\n[[groups.rules]]\nalert = \"A\"\nexpr = \"up == 0\"\n"
             "# before expr\n[groups.rules.annotations]\nd = '''\n# not a comment\ntext\n'''\n# end\n");
+}
+
+TEST(ImportRules, RecordingRulesStayRecordingRules) {
+  const RulesImport r = import_rule_file("r.yml",
+                                         "groups:\n"
+                                         "- name: g\n"
+                                         "  rules:\n"
+                                         "  # job error ratio\n"
+                                         "  - record: job:errors:rate5m\n"
+                                         "    expr: sum by (job) (rate(errors_total[5m]))\n"
+                                         "    labels: {team: a}\n"
+                                         "  - record: bad\n"
+                                         "    expr: up\n"
+                                         "    for: 5m\n"
+                                         "    annotations: {a: b}\n"
+                                         "  - record: noexpr\n");
+  EXPECT_EQ(r.toml,
+            "[[groups]]\nname = \"g\"\n\n# job error ratio\n[[groups.rules]]\nrecord = \"job:errors:rate5m\"\n"
+            "expr = \"sum by (job) (rate(errors_total[5m]))\"\nlabels = { team = \"a\" }\n\n"
+            "[[groups.rules]]\nrecord = \"bad\"\nexpr = \"up\"\n");
+  EXPECT_EQ(problems_text(r.problems),
+            "r.yml:10: recording rule \"bad\": `for` is not valid in a recording rule (Prometheus refuses it); not carried over\n"
+            "r.yml:11: recording rule \"bad\": `annotations` is not valid in a recording rule (Prometheus refuses it); not "
+            "carried over\n"
+            "r.yml:12: recording rule \"noexpr\": no `expr`; skipped\n");
 }
 
 TEST(ImportRules, EndOfLineCommentsAreKept) {
