@@ -9,25 +9,23 @@ namespace promwatch {
 
 using nlohmann::ordered_json;
 
-namespace {
-
 ordered_json labels_json(const Labels& labels) {
   ordered_json out = ordered_json::object();
   for (const auto& l : labels) out[l.name] = l.value;
   return out;
 }
 
+ordered_json seconds_json(Duration d) {
+  if (d.count() % 1000 == 0) return static_cast<std::int64_t>(d.count() / 1000);
+  return to_seconds(d);
+}
+
+namespace {
+
 ordered_json template_map_json(const TemplateMap& map) {
   ordered_json out = ordered_json::object();
   for (const auto& [name, text] : map) out[name] = text.text;
   return out;
-}
-
-// A duration in seconds as Go's encoding/json writes a float64: whole numbers without a
-// fraction (`300`, not nlohmann's `300.0`).
-ordered_json seconds_json(Duration d) {
-  if (d.count() % 1000 == 0) return static_cast<std::int64_t>(d.count() / 1000);
-  return to_seconds(d);
 }
 
 std::string dump(const ordered_json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }

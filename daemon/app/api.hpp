@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "promwatch/cluster.hpp"
 #include "promwatch/matcher.hpp"
 #include "promwatch/rules.hpp"
@@ -87,6 +89,12 @@ std::string render_cluster_json(const std::optional<ClusterStatus>& status);
 /// Every value is HTML-escaped; the page is self-contained (inline CSS, no script, nothing
 /// fetched), readable on a phone, and refreshes itself.
 std::string render_status_page(const std::vector<const RuleGroup*>& groups, const StatusPageInfo& info);
+
+/// `{"name": "value", ...}` in the labels' order.
+nlohmann::ordered_json labels_json(const Labels& labels);
+/// A duration in seconds as Go's encoding/json writes a float64: whole numbers without a
+/// fraction (`300`, not nlohmann's `300.0`).
+nlohmann::ordered_json seconds_json(Duration d);
 
 /// Escapes &, <, >, " and ' for HTML text and attribute values.
 std::string html_escape(std::string_view text);

@@ -21,6 +21,7 @@
 #include <thread>
 #include <tuple>
 
+#include "alert_event.hpp"
 #include "http_api.hpp"
 #include "replication.hpp"
 #include "promwatch/app.hpp"
@@ -764,14 +765,7 @@ class Daemon final : public DaemonView {
   }
 
   AlertEvent to_event(const RuleGroup& group, const std::string& rule_name, const AlertTransition& t) const {
-    AlertEvent e;
-    e.labels = t.labels;
-    e.labels.add_missing(compiled_.config.global.external_labels);
-    e.annotations = t.annotations;
-    e.starts_at = t.fired_at != TimePoint{} ? t.fired_at : t.active_at;
-    e.ends_at = t.resolved() ? t.resolved_at : TimePoint{};
-    e.generator_url = shared_generator_url(group, rule_name, t.labels);
-    return e;
+    return transition_event(t, compiled_.config.global.external_labels, shared_generator_url(group, rule_name, t.labels));
   }
 
   // Without a generator_url template every alert of a rule has the same URL, and events are
