@@ -358,6 +358,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{border-bottom:1px solid #e2e6ea;padding:.3rem .4rem;text-align:left;vertical-align:top}
 td.l{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
+@media (max-width:40rem){thead{display:none}table,tbody,tr,td{display:block;width:auto}
+tr{border-bottom:1px solid #e2e6ea;padding:.3rem 0}td{border:0;padding:.1rem .2rem}}
 .pending{color:#b26a00}.firing{color:#c62828}.flapping{color:#7b1fa2}.resolved{color:#2e7d32}.inactive{color:#5f6b76}
 )";
   out += timeline_css();

@@ -29,15 +29,7 @@ std::string number(double v) {
   return s == "-0" ? "0" : s;
 }
 
-std::string_view state_class(TimelineState s) {
-  switch (s) {
-    case TimelineState::Pending: return "tl-pending";
-    case TimelineState::Firing: return "tl-firing";
-    case TimelineState::Flapping: return "tl-flapping";
-  }
-  return "tl-pending";
-}
-
+// Also the CSS class, as tl-<name>.
 std::string_view state_name(TimelineState s) {
   switch (s) {
     case TimelineState::Pending: return "pending";
@@ -187,8 +179,8 @@ std::string render_timeline(const Timeline& tl) {
       double x2 = x_of(span.end);
       // At least a sliver, so that a one-step state is visible on a wide range.
       double w = std::max(x2 - x1, 1.0);
-      out += "<rect class=\"";
-      out += state_class(span.state);
+      out += "<rect class=\"tl-";
+      out += state_name(span.state);
       out += "\" x=\"" + number(x1) + "\" y=\"0\" width=\"" + number(w) + "\" height=\"10\"><title>";
       out += state_name(span.state);
       out += " " + html_escape(format_rfc3339(span.start)) + " – " + html_escape(format_rfc3339(span.end)) +
@@ -216,7 +208,8 @@ std::string render_timeline(const Timeline& tl) {
   out += "<div class=\"tl-axis\">";
   for (TimePoint t = first_tick; t <= tl.to; t += ticks) {
     double pct = x_of(t) / kWidth * 100;
-    const char* cls = pct < 4 ? " class=\"first\"" : pct > 96 ? " class=\"last\"" : "";
+    // Labels near the ends are anchored inside, so that a narrow screen does not cut them.
+    const char* cls = pct < 10 ? " class=\"first\"" : pct > 90 ? " class=\"last\"" : "";
     out += "<span";
     out += cls;
     out += " style=\"left:" + number(pct) + "%\">" + html_escape(tick_label(t, range, ticks)) + "</span>";
@@ -230,8 +223,12 @@ std::string render_timeline(const Timeline& tl) {
     out += kLineColours[i % kLineColours.size()];
     out += "\"></span>" + html_escape(tl.lines[i].label) + "</li>";
   }
-  out += "<li><span class=\"tl-key tl-pending\"></span>pending</li><li><span class=\"tl-key tl-firing\"></span>firing</li>"
-         "<li><span class=\"tl-key tl-flapping\"></span>flapping</li>";
+  out += "<li><span class=\"tl-key tl-pending\"></span>pending</li><li><span class=\"tl-key tl-firing\"></span>firing</li>";
+  bool flapping = false;
+  for (const auto& lane : tl.lanes) {
+    for (const auto& span : lane.spans) flapping = flapping || span.state == TimelineState::Flapping;
+  }
+  if (flapping) out += "<li><span class=\"tl-key tl-flapping\"></span>flapping</li>";
   if (!tl.marks.empty()) out += "<li><span class=\"tl-key tl-resolved\"></span>resolved notification</li>";
   out += "</ul>";
   if (tl.lines.size() > lines) {

@@ -8,14 +8,11 @@
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "promwatch/time.hpp"
+#include "support/browser.hpp"
 #include "support/http_test_server.hpp"
 #include "support/peers.hpp"
 
@@ -24,23 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::string find_chromium() {
-  for (const char* candidate : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
-    if (::access(candidate, X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-fs::path artifacts_dir() {
-  if (const char* dir = std::getenv("PROMWATCH_ARTIFACTS_DIR"); dir && *dir) return dir;
-  return fs::path(promwatch_binary()).parent_path() / "artifacts";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The datasource: answers every instant query from the rule's expression.
 TestResponse datasource(const TestRequest& request) {
@@ -100,30 +80,6 @@ for = "1s"
 expected = [{ instance = "db2.example:9100" }]
 annotations = { summary = "{{ $labels.instance }} stopped reporting" }
 )";
-
-// Runs chromium with `args` then `url`; stdout to `out` (when non-empty). Returns the exit code.
-int run_chromium(const std::string& chromium, const fs::path& profile, std::vector<std::string> args,
-                 const std::string& url, const fs::path& out, std::string* log) {
-  std::vector<std::string> argv{chromium,
-                                "--headless",
-                                "--no-sandbox",
-                                "--disable-gpu",
-                                "--disable-quic",
-                                "--no-first-run",
-                                "--disable-background-networking",
-                                "--disable-component-update",
-                                "--disable-sync",
-                                "--hide-scrollbars",
-                                "--user-data-dir=" + profile.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back(url);
-  if (out.empty()) return run_command(argv, log, 60s);
-  // stdout alone (the DOM) to `out`: chromium writes its own noise to stderr.
-  std::string cmd = "exec";
-  for (const auto& a : argv) cmd += " '" + a + "'";
-  cmd += " > '" + out.string() + "'";
-  return run_command({"/bin/sh", "-c", cmd}, log, 60s);
-}
 
 TEST(StatusPage, ShowsTheFiringAlertInARealBrowser) {
   const std::string chromium = find_chromium();
