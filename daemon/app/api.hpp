@@ -14,6 +14,7 @@
 #include "promwatch/matcher.hpp"
 #include "promwatch/rules.hpp"
 #include "promwatch/silence.hpp"
+#include "promwatch/store.hpp"
 
 namespace promwatch {
 
@@ -78,6 +79,10 @@ struct StatusPageInfo {
   std::optional<std::vector<SilenceView>> silences;
   /// The replica's part in its cluster; nullopt without `[cluster]` (nothing shown).
   std::optional<ClusterStatus> cluster;
+  /// Transitions of the last `history_window` from the history store (any order), drawn per
+  /// rule as a timeline (promwatch/timeline.hpp). nullopt: no store, no section.
+  std::optional<std::vector<HistoryEntry>> history;
+  Duration history_window = std::chrono::hours(6);
 };
 
 /// `GET /api/v1/status/cluster`: `{"status":"success","data":{"enabled":false}}` without a

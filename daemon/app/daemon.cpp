@@ -1357,6 +1357,19 @@ class Daemon final : public DaemonView {
     return ServerResponse::text(404, "not found\n");
   }
 
+  bool recent_history(TimePoint since, std::size_t limit,
+                      std::function<void(std::optional<std::vector<HistoryEntry>>)> done) override {
+    if (!store_) return false;
+    HistoryFilter filter;
+    filter.since = since;
+    filter.limit = limit;
+    store_->query_history(std::move(filter), [done = std::move(done)](HistoryResult result) {
+      if (!result.ok) return done(std::nullopt);
+      done(std::move(result.entries));
+    });
+    return true;
+  }
+
   ServerResponse alert_history(const ServerRequest& request) override {
     auto bad = [](const std::string& message) {
       return ServerResponse::json(400, nlohmann::json{{"status", "error"}, {"errorType", "bad_data"}, {"error", message}}.dump());

@@ -126,46 +126,49 @@ std::string render_timeline(const Timeline& tl) {
   const double y_hi = hi + margin;
   auto y_of = [&](double v) { return kChartHeight - (v - y_lo) / (y_hi - y_lo) * kChartHeight; };
 
-  out += "<div class=\"tl-chart\"><svg viewBox=\"0 0 1000 100\" preserveAspectRatio=\"none\" role=\"img\" "
-         "aria-label=\"query value over time\">";
   const Duration range = tl.to - tl.from;
   const Duration ticks = tick_step(range);
   TimePoint first_tick = tl.from + (ticks - Duration((tl.from - TimePoint{}).count() % ticks.count())) % ticks;
-  for (TimePoint t = first_tick; t <= tl.to; t += ticks) {
-    std::string x = number(x_of(t));
-    out += "<line class=\"tl-grid\" x1=\"" + x + "\" x2=\"" + x + "\" y1=\"0\" y2=\"100\"/>";
-  }
-  const Duration gap = tl.step * 3 / 2;
-  for (std::size_t i = 0; i < lines; ++i) {
-    const auto& points = tl.lines[i].points;
-    const char* colour = kLineColours[i % kLineColours.size()];
-    std::string poly;
-    std::size_t in_poly = 0;
-    TimePoint previous{};
-    auto close = [&] {
-      // A lone point is drawn as a short dash so that it shows at all.
-      if (in_poly == 1) poly += " " + number(std::min(kWidth, x_of(previous) + 2)) + poly.substr(poly.rfind(','));
-      if (in_poly > 0) {
-        out += "<polyline stroke=\"";
-        out += colour;
-        out += "\" points=\"" + poly + "\"/>";
-      }
-      poly.clear();
-      in_poly = 0;
-    };
-    for (const auto& [t, v] : points) {
-      if (t < tl.from || t > tl.to) continue;
-      if (!std::isfinite(v) || (in_poly > 0 && tl.step > Duration::zero() && t - previous > gap)) close();
-      if (!std::isfinite(v)) continue;
-      if (in_poly > 0) poly += ' ';
-      poly += number(x_of(t)) + "," + number(y_of(v));
-      ++in_poly;
-      previous = t;
+  // Without series (a rule's history) the bands stand alone.
+  if (lines > 0) {
+    out += "<div class=\"tl-chart\"><svg viewBox=\"0 0 1000 100\" preserveAspectRatio=\"none\" role=\"img\" "
+           "aria-label=\"query value over time\">";
+    for (TimePoint t = first_tick; t <= tl.to; t += ticks) {
+      std::string x = number(x_of(t));
+      out += "<line class=\"tl-grid\" x1=\"" + x + "\" x2=\"" + x + "\" y1=\"0\" y2=\"100\"/>";
     }
-    close();
+    const Duration gap = tl.step * 3 / 2;
+    for (std::size_t i = 0; i < lines; ++i) {
+      const auto& points = tl.lines[i].points;
+      const char* colour = kLineColours[i % kLineColours.size()];
+      std::string poly;
+      std::size_t in_poly = 0;
+      TimePoint previous{};
+      auto close = [&] {
+        // A lone point is drawn as a short dash so that it shows at all.
+        if (in_poly == 1) poly += " " + number(std::min(kWidth, x_of(previous) + 2)) + poly.substr(poly.rfind(','));
+        if (in_poly > 0) {
+          out += "<polyline stroke=\"";
+          out += colour;
+          out += "\" points=\"" + poly + "\"/>";
+        }
+        poly.clear();
+        in_poly = 0;
+      };
+      for (const auto& [t, v] : points) {
+        if (t < tl.from || t > tl.to) continue;
+        if (!std::isfinite(v) || (in_poly > 0 && tl.step > Duration::zero() && t - previous > gap)) close();
+        if (!std::isfinite(v)) continue;
+        if (in_poly > 0) poly += ' ';
+        poly += number(x_of(t)) + "," + number(y_of(v));
+        ++in_poly;
+        previous = t;
+      }
+      close();
+    }
+    out += "</svg><span class=\"tl-y top\">" + html_escape(format_go_value(hi)) + "</span><span class=\"tl-y bottom\">" +
+           html_escape(format_go_value(lo)) + "</span></div>";
   }
-  out += "</svg><span class=\"tl-y top\">" + html_escape(format_go_value(hi)) + "</span><span class=\"tl-y bottom\">" +
-         html_escape(format_go_value(lo)) + "</span></div>";
 
   // ---- one band per alert ----
   const std::size_t lanes = std::min(tl.lanes.size(), kTimelineMaxLanes);

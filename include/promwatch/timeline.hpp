@@ -64,7 +64,8 @@ inline constexpr std::size_t kTimelineMaxLanes = 60;
 /// The `<style>` rules the fragment needs (class names start with `tl-`), without the tag.
 std::string timeline_css();
 
-/// The fragment: `<div class="tl">…</div>`. An empty range (to <= from) draws nothing but a note.
+/// The fragment: `<div class="tl">…</div>`. Without lines the value chart is left out (the
+/// bands, marks and axis stay). An empty range (to <= from) draws nothing but a note.
 std::string render_timeline(const Timeline& timeline);
 
 }  // namespace promwatch

@@ -148,6 +148,10 @@ listen = "{{LISTEN}}"
   EXPECT_NE(dom.find("HighLoad"), std::string::npos);
   EXPECT_NE(dom.find("deploy window &amp; &lt;b&gt;load test&lt;/b&gt;"), std::string::npos);
   EXPECT_NE(dom.find("oncall &lt;ops&gt;"), std::string::npos);
+  // The history: each rule's recent states as bands, from the history store.
+  EXPECT_NE(dom.find("id=\"history\""), std::string::npos);
+  EXPECT_NE(dom.find("<rect class=\"tl-firing\""), std::string::npos);
+  EXPECT_NE(dom.find("<rect class=\"tl-pending\""), std::string::npos);
   // Refreshes itself.
   EXPECT_NE(dom.find("http-equiv=\"refresh\""), std::string::npos);
   // Hostile text from labels and annotations is text, never markup: no element came from it.
