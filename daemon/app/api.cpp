@@ -104,6 +104,12 @@ std::string render_rules_json(const std::vector<const RuleGroup*>& groups, const
       r["query"] = rule.query();
       r["duration"] = seconds_json(rule.config().for_duration);
       r["keepFiringFor"] = seconds_json(rule.config().keep_firing_for);
+      // promwatch's own keys (#17), only when set: Prometheus's consumers ignore unknown keys.
+      if (!rule.config().keep_firing_expr.empty()) r["keepFiringExpr"] = rule.config().keep_firing_expr;
+      if (rule.config().flap_threshold > 0) {
+        r["flapWindow"] = seconds_json(rule.config().flap_window);
+        r["flapThreshold"] = rule.config().flap_threshold;
+      }
       r["labels"] = template_map_json(rule.config().labels);
       r["annotations"] = template_map_json(rule.config().annotations);
       ordered_json alerts = ordered_json::array();
@@ -483,7 +489,9 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
       alerts.push_back(std::move(a));
     }
   };
-  auto add_rule_row = [&](const auto& rule, const RuleGroup& group, std::string_view kind) {
+  std::size_t flapping = 0;
+  auto add_rule_row = [&](const auto& rule, const RuleGroup& group, std::string_view kind,
+                          const std::string& query_extra = {}) {
     ++rules_total;
     std::string health(to_string(rule.health()));
     if (rule.health() == RuleHealth::Err) ++rules_err;
@@ -509,12 +517,24 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
                                                              : "<span class=\"err-text\">" +
                                                                    html_escape(rule.last_error()) + "</span>") +
                   td("evaluated", evaluated) +
-                  td("query", "<code>" + html_escape(rule.query()) + "</code>") + "</tr>\n";
+                  td("query", "<code>" + html_escape(rule.query()) + "</code>" + query_extra) + "</tr>\n";
   };
   for (const RuleGroup* group : groups) {
     for (const auto& rule : group->rules()) {
       collect_alerts(rule, *group);
-      add_rule_row(rule, *group, "alerting");
+      std::string extra;
+      const AlertRuleConfig& c = rule.config();
+      if (!c.keep_firing_expr.empty()) {
+        extra += "<br><span class=\"meta\">keeps firing while</span> <code>" + html_escape(c.keep_firing_expr) + "</code>";
+      }
+      if (c.flap_threshold > 0) {
+        extra += "<br><span class=\"meta\">flapping at " + std::to_string(c.flap_threshold) + " changes in " +
+                 html_escape(format_duration(c.flap_window)) + "</span>";
+      }
+      const std::size_t rule_flapping = rule.count_flapping();
+      if (rule_flapping > 0) extra += " " + badge("pending", std::to_string(rule_flapping) + " flapping");
+      flapping += rule_flapping;
+      add_rule_row(rule, *group, "alerting", extra);
     }
     for (const auto& hb : group->heartbeats()) {
       collect_alerts(hb, *group);
@@ -551,6 +571,10 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
     }
     if (!a.mute.inhibited_by.empty()) {
       state_html += " " + badge("inhibited", "inhibited", "inhibited by " + join(a.mute.inhibited_by, ", "));
+    }
+    if (a.alert.flap.flapping()) {
+      state_html += " " + badge("pending", "flapping",
+                                std::to_string(a.alert.flap.count) + " state changes; notified again once stable");
     }
     if (a.mute.muted()) ++muted;
     std::string since = time_html(info.now, a.alert.active_at);
@@ -605,6 +629,7 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
   page += card(firing > 0 ? "firing" : "good", std::to_string(firing), "firing");
   page += card(pending > 0 ? "pending" : "", std::to_string(pending), "pending");
   if (muting_known) page += card("", std::to_string(muted), "muted");
+  if (flapping > 0) page += card("pending", std::to_string(flapping), "flapping");
   page += card(rules_err > 0 ? "bad" : "good", std::to_string(rules_err) + "/" + std::to_string(rules_total),
                "rules failing");
   page += card(info.datasource_up ? "good" : "bad", info.datasource_up ? "up" : "down", "datasource");

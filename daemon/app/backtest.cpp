@@ -29,19 +29,26 @@ std::string_view to_string(BacktestState state) {
 
 namespace {
 
-// The state a transition enters: the one place where the state machine's transitions are
-// read as the backtest's states.
-BacktestTransition entered(const AlertTransition& t) {
-  BacktestTransition out;
-  out.at = t.at;
-  switch (t.to) {
-    case AlertState::Pending: out.state = BacktestState::Pending; break;
-    case AlertState::Firing: out.state = BacktestState::Firing; break;
-    case AlertState::Inactive:
-      out.state = BacktestState::Inactive;
-      out.resolved = t.resolved();
-      break;
+// The states a transition enters, in order: the one place where the state machine's
+// transitions are read as the backtest's states. A change of state is that state; the change
+// that makes an alert flapping is followed by `flapping` at the same time; the end of flapping
+// (no change of state) is the state the alert is notified in again, marked `flap_end`.
+std::vector<BacktestTransition> entered(const AlertTransition& t) {
+  std::vector<BacktestTransition> out;
+  auto state_of = [](AlertState s) {
+    switch (s) {
+      case AlertState::Pending: return BacktestState::Pending;
+      case AlertState::Firing: return BacktestState::Firing;
+      case AlertState::Inactive: break;
+    }
+    return BacktestState::Inactive;
+  };
+  if (t.flap == FlapNotice::Ended) {
+    out.push_back(BacktestTransition{t.at, state_of(t.to), t.to == AlertState::Inactive && t.resolved_at != TimePoint{}, true});
+    return out;
   }
+  if (t.from != t.to) out.push_back(BacktestTransition{t.at, state_of(t.to), t.resolved(), false});
+  if (t.flap == FlapNotice::Started) out.push_back(BacktestTransition{t.at, BacktestState::Flapping, false, false});
   return out;
 }
 
@@ -59,11 +66,11 @@ struct Backtest::Impl {
   void record(const AlertTransition& t) {
     auto [it, added] = alert_index.emplace(t.fingerprint, report.alerts.size());
     if (added) report.alerts.push_back(BacktestAlert{t.labels, {}});
-    BacktestTransition entry = entered(t);
-    report.alerts[it->second].transitions.push_back(entry);
-    if (entry.state == BacktestState::Firing) {
+    for (const BacktestTransition& entry : entered(t)) report.alerts[it->second].transitions.push_back(entry);
+    if (t.from == t.to) return;  // the end of flapping: no change of state
+    if (t.to == AlertState::Firing) {
       firing_since.emplace(t.fingerprint, t.at);
-    } else if (entry.state == BacktestState::Inactive) {
+    } else if (t.from == AlertState::Firing) {
       if (auto f = firing_since.find(t.fingerprint); f != firing_since.end()) {
         report.firing += t.at - f->second;
         firing_since.erase(f);
@@ -127,14 +134,18 @@ Backtest::Backtest(const Config& config, const RuleGroup& group, const std::vect
 
 Backtest::~Backtest() = default;
 
-void Backtest::evaluate(TimePoint slot, const std::vector<QueryOutcome>& outcomes) {
+void Backtest::evaluate(TimePoint slot, const std::vector<QueryOutcome>& outcomes,
+                        const std::vector<QueryOutcome>* keep_firing) {
   Impl& im = *impl_;
   // The dispatch timer of a flush due at the slot fires before the round's queries return.
   im.flush_until(slot);
   ++im.report.evaluations;
   std::vector<AlertEvent> events;
   for (std::size_t i = 0; i < im.rules.size() && i < outcomes.size(); ++i) {
-    EvaluationResult result = im.rules[i].evaluate(outcomes[i], slot);
+    // keep_firing_expr counts only while the rule has firing alerts, as the daemon runs it.
+    const QueryOutcome* keep =
+        keep_firing && i < keep_firing->size() && im.rules[i].wants_keep_firing_query() ? &(*keep_firing)[i] : nullptr;
+    EvaluationResult result = im.rules[i].evaluate(outcomes[i], slot, false, nullptr, keep);
     if (!result.ok) {
       if (im.report.failed_evaluations++ == 0) im.report.first_error = format_rfc3339(slot) + ": " + result.error;
     }
@@ -234,8 +245,10 @@ namespace {
 
 std::string seconds_text(Duration d) { return seconds_json(d).dump(); }
 
-std::string_view state_text(const BacktestTransition& t) {
-  return t.resolved ? "inactive (resolved)" : to_string(t.state);
+std::string state_text(const BacktestTransition& t) {
+  std::string text(t.resolved ? "inactive (resolved)" : to_string(t.state));
+  if (t.flap_end) text += " (stable again after flapping)";
+  return text;
 }
 
 }  // namespace
@@ -331,6 +344,14 @@ std::string render_backtest_html(const BacktestReport& r, const std::vector<Back
     for (std::size_t i = 0; i < a.transitions.size(); ++i) {
       const BacktestTransition& t = a.transitions[i];
       TimePoint end = i + 1 < a.transitions.size() ? a.transitions[i + 1].at : r.to;
+      if (t.state == BacktestState::Flapping) {
+        // One band for the whole flapping period: the changes within it are not notified.
+        std::size_t j = i + 1;
+        while (j < a.transitions.size() && !a.transitions[j].flap_end) ++j;
+        lane.spans.push_back({t.at, j < a.transitions.size() ? a.transitions[j].at : r.to, TimelineState::Flapping});
+        i = j - 1;
+        continue;
+      }
       switch (t.state) {
         case BacktestState::Pending: lane.spans.push_back({t.at, end, TimelineState::Pending}); break;
         case BacktestState::Firing: lane.spans.push_back({t.at, end, TimelineState::Firing}); break;

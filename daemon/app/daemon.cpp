@@ -81,6 +81,7 @@ long long milliseconds_since(std::chrono::steady_clock::time_point from) {
 struct GroupCounts {
   std::size_t pending = 0;
   std::size_t firing = 0;
+  std::size_t flapping = 0;
   std::size_t members_up = 0;
   std::size_t members_missing = 0;
 };
@@ -317,34 +318,19 @@ class Daemon final : public DaemonView {
                          });
     };
     for (std::size_t i = 0; i < group.rules().size(); ++i) {
-      query(group.rules()[i].query(), [this, i, at = group.query_time(slot), deadline](
-                                          const std::shared_ptr<GroupRuntime>& rt, QueryOutcome outcome) {
-        if (!rt->group.rules()[i].uses_template_queries()) {
-          evaluate_rule(rt, i, outcome, nullptr);
-          return;
-        }
-        // Its templates call `query`: their queries run (in rounds, on the same client and
-        // deadline) before the rule is evaluated, so this round's events carry their text.
-        auto shared = std::make_shared<const QueryOutcome>(std::move(outcome));
-        std::weak_ptr<GroupRuntime> weak = rt;
-        resolve_template_queries(
-            [weak, i, shared, down = datasource_down_](const TemplateQueryAnswers& answers) {
-              auto rt = weak.lock();
-              if (!rt) return std::vector<std::string>{};
-              return rt->group.rules()[i].template_queries(*shared, answers, down);
-            },
-            [this, weak, at, deadline](const std::string& expr, std::function<void(QueryOutcome)> done) {
-              datasource_->query(expr, at, deadline, [weak, done = std::move(done)](QueryOutcome o) {
-                auto rt = weak.lock();
-                if (!rt || rt->retired) return;  // a reload replaced the group: drop the chain
-                done(std::move(o));
-              });
-            },
-            [this, weak, i, shared](TemplateQueryAnswers answers) {
-              auto rt = weak.lock();
-              if (!rt || rt->retired) return;
-              evaluate_rule(rt, i, *shared, &answers);
-            });
+      // keep_firing_expr runs beside expr in the same slot (same client, limits and deadline)
+      // while the rule has firing alerts; the rule is evaluated once both have answered.
+      auto both = std::make_shared<RuleOutcomes>();
+      both->waiting = group.rules()[i].wants_keep_firing_query() ? 2 : 1;
+      if (both->waiting == 2) {
+        query(group.rules()[i].keep_firing_query(), [this, i, both](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome o) {
+          both->keep_firing = std::move(o);
+          if (--both->waiting == 0) on_rule_outcome(rt, i, both);
+        });
+      }
+      query(group.rules()[i].query(), [this, i, both](const std::shared_ptr<GroupRuntime>& rt, QueryOutcome o) {
+        both->expr = std::move(o);
+        if (--both->waiting == 0) on_rule_outcome(rt, i, both);
       });
     }
     for (std::size_t j = 0; j < group.heartbeats().size(); ++j) {
@@ -356,11 +342,51 @@ class Daemon final : public DaemonView {
     }
   }
 
+  // A rule's query outcomes of one round: expr's, and keep_firing_expr's when it ran.
+  struct RuleOutcomes {
+    int waiting = 1;
+    QueryOutcome expr;
+    std::optional<QueryOutcome> keep_firing;
+    const QueryOutcome* keep() const { return keep_firing ? &*keep_firing : nullptr; }
+  };
+
+  void on_rule_outcome(const std::shared_ptr<GroupRuntime>& rt, std::size_t i, const std::shared_ptr<RuleOutcomes>& both) {
+    RuleGroup& group = rt->group;
+    const TimePoint at = group.query_time(rt->round_slot);
+    const TimePoint deadline = rt->round_slot + group.interval();
+    if (!rt->group.rules()[i].uses_template_queries()) {
+      evaluate_rule(rt, i, both->expr, nullptr, both->keep());
+      return;
+    }
+    // Its templates call `query`: their queries run (in rounds, on the same client and
+    // deadline) before the rule is evaluated, so this round's events carry their text.
+    std::shared_ptr<const QueryOutcome> shared(both, &both->expr);
+    std::weak_ptr<GroupRuntime> weak = rt;
+    resolve_template_queries(
+        [weak, i, shared, down = datasource_down_](const TemplateQueryAnswers& answers) {
+          auto rt = weak.lock();
+          if (!rt) return std::vector<std::string>{};
+          return rt->group.rules()[i].template_queries(*shared, answers, down);
+        },
+        [this, weak, at, deadline](const std::string& expr, std::function<void(QueryOutcome)> done) {
+          datasource_->query(expr, at, deadline, [weak, done = std::move(done)](QueryOutcome o) {
+            auto rt = weak.lock();
+            if (!rt || rt->retired) return;  // a reload replaced the group: drop the chain
+            done(std::move(o));
+          });
+        },
+        [this, weak, i, both](TemplateQueryAnswers answers) {
+          auto rt = weak.lock();
+          if (!rt || rt->retired) return;
+          evaluate_rule(rt, i, both->expr, &answers, both->keep());
+        });
+  }
+
   void evaluate_rule(const std::shared_ptr<GroupRuntime>& rt, std::size_t i, const QueryOutcome& outcome,
-                     const TemplateQueryAnswers* answers) {
+                     const TemplateQueryAnswers* answers, const QueryOutcome* keep_firing) {
     AlertingRule& rule = rt->group.rules()[i];
     RuleHealth before = rule.health();
-    EvaluationResult result = rule.evaluate(outcome, rt->round_slot, datasource_down_, answers);
+    EvaluationResult result = rule.evaluate(outcome, rt->round_slot, datasource_down_, answers, keep_firing);
     if (!result.transitions.empty()) rt->dirty_rules.insert(i);
     record_result(rt, rule, outcome, before, result);
   }
@@ -390,9 +416,12 @@ class Daemon final : public DaemonView {
       spdlog::info("rule {}/{}: evaluating again", group.name(), rule.name());
     }
     for (const auto& t : result.transitions) {
-      if (store_) rt->round_history.push_back(HistoryEntry::from_transition(group.name(), rule.name(), t));
+      // The end of flapping changes no state: the history keeps state changes only.
+      if (store_ && t.from != t.to) rt->round_history.push_back(HistoryEntry::from_transition(group.name(), rule.name(), t));
       if (!t.notifies()) continue;
-      spdlog::info("alert {} {}: {} -> {}", rule.name(), t.labels.to_string(), to_string(t.from), to_string(t.to));
+      spdlog::info("alert {} {}: {} -> {}{}", rule.name(), t.labels.to_string(), to_string(t.from), to_string(t.to),
+                   t.flap == FlapNotice::Started ? " (flapping: notifications paused until stable)"
+                   : t.flap == FlapNotice::Ended ? " (stable again after flapping)" : "");
       rt->round_events.push_back(to_event(group, rule.name(), t));
     }
     // Only the replica that notifies forwards; a standby leaves the resend bookkeeping alone, so
@@ -795,6 +824,7 @@ class Daemon final : public DaemonView {
     for (const auto& rule : rt.group.rules()) {
       rt.counts.pending += rule.count(AlertState::Pending);
       rt.counts.firing += rule.count(AlertState::Firing);
+      rt.counts.flapping += rule.count_flapping();
     }
     for (const auto& hb : rt.group.heartbeats()) {
       rt.counts.pending += hb.count(AlertState::Pending);
@@ -810,11 +840,13 @@ class Daemon final : public DaemonView {
       if (recount_all) count_group(*rt);
       total.pending += rt->counts.pending;
       total.firing += rt->counts.firing;
+      total.flapping += rt->counts.flapping;
       total.members_up += rt->counts.members_up;
       total.members_missing += rt->counts.members_missing;
     }
     metrics_.set_alerts("pending", total.pending);
     metrics_.set_alerts("firing", total.firing);
+    metrics_.set_alerts_flapping(total.flapping);
     metrics_.set_heartbeat_members("up", total.members_up);
     metrics_.set_heartbeat_members("missing", total.members_missing);
   }

@@ -1,5 +1,6 @@
 // `promwatch backtest`: range queries in chunks, one after the other, each chunk replayed
-// through the Backtest engine as soon as every rule's part of it has arrived, so that memory
+// through the Backtest engine as soon as every rule's parts of it (expr, keep_firing_expr)
+// have arrived, so that memory
 // holds one chunk of results (plus the series for the picture when --html asks for it).
 
 #include <boost/asio/io_context.hpp>
@@ -72,42 +73,63 @@ int run_backtest(const BacktestOptions& options, std::ostream& out, std::ostream
   const bool want_series = !options.html_path.empty();
   std::map<std::pair<std::size_t, std::uint64_t>, BacktestSeries> series;  // (rule, labels) -> points
   std::set<std::string> warnings;
-  std::vector<RangeOutcome> parts(rules.size());
+  // Per chunk, one range query per rule for `expr` and, where the rule has one, one for
+  // `keep_firing_expr`; `parts[q]` holds query q's answer for the current chunk.
+  struct RangeQuery {
+    std::size_t rule;
+    bool keep_firing;
+    const std::string* expr;
+  };
+  std::vector<RangeQuery> queries;
+  bool any_keep_firing = false;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    queries.push_back({i, false, &rules[i]->query()});
+    if (!rules[i]->keep_firing_query().empty()) {
+      queries.push_back({i, true, &rules[i]->keep_firing_query()});
+      any_keep_firing = true;
+    }
+  }
+  std::vector<RangeOutcome> parts(queries.size());
   std::size_t chunk = 0;
-  std::size_t rule = 0;
+  std::size_t query = 0;
   std::string failure;
 
-  // Every rule's part of a chunk is in: replay its slots.
+  // Every query's part of a chunk is in: replay its slots.
   auto replay_chunk = [&](const QueryChunk& c) {
     std::vector<std::vector<std::pair<TimePoint, QueryOutcome>>> instants;
-    for (std::size_t i = 0; i < rules.size(); ++i) {
-      instants.push_back(range_to_instants(parts[i], c.start, c.end, step));
-      for (const auto& w : parts[i].warnings) warnings.insert(w);
-      if (!want_series) continue;
-      for (const auto& s : parts[i].series) {
-        BacktestSeries& into = series[{i, s.labels.fingerprint()}];
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+      instants.push_back(range_to_instants(parts[q], c.start, c.end, step));
+      for (const auto& w : parts[q].warnings) warnings.insert(w);
+      if (!want_series || queries[q].keep_firing) continue;
+      for (const auto& s : parts[q].series) {
+        BacktestSeries& into = series[{queries[q].rule, s.labels.fingerprint()}];
         into.labels = s.labels;
         for (const auto& [t, v] : s.points) into.points.emplace_back(t + group.query_offset(), v);
       }
     }
     std::vector<QueryOutcome> outcomes(rules.size());
+    std::vector<QueryOutcome> keep_firing(rules.size());
     for (std::size_t k = 0; k < instants.front().size(); ++k) {
-      for (std::size_t i = 0; i < rules.size(); ++i) outcomes[i] = std::move(instants[i][k].second);
-      backtest->evaluate(instants.front()[k].first + group.query_offset(), outcomes);
+      for (std::size_t q = 0; q < queries.size(); ++q) {
+        (queries[q].keep_firing ? keep_firing : outcomes)[queries[q].rule] = std::move(instants[q][k].second);
+      }
+      backtest->evaluate(instants.front()[k].first + group.query_offset(), outcomes,
+                         any_keep_firing ? &keep_firing : nullptr);
     }
   };
   std::function<void()> fetch_next = [&] {
     if (chunk >= chunks.size()) return;
     const QueryChunk& c = chunks[chunk];
-    datasource.query_range(rules[rule]->query(), c.start, c.end, step, now() + attempt_budget, [&, c](RangeOutcome r) {
+    const std::string& expr = *queries[query].expr;
+    datasource.query_range(expr, c.start, c.end, step, now() + attempt_budget, [&, c](RangeOutcome r) {
       if (!r.ok) {
-        failure = "query_range of " + rules[rule]->query() + " over [" + format_rfc3339(c.start) + ", " +
+        failure = "query_range of " + *queries[query].expr + " over [" + format_rfc3339(c.start) + ", " +
                   format_rfc3339(c.end) + "] step " + format_duration(step) + ": " + r.error;
         return;
       }
-      parts[rule] = std::move(r);
-      if (++rule == rules.size()) {
-        rule = 0;
+      parts[query] = std::move(r);
+      if (++query == queries.size()) {
+        query = 0;
         replay_chunk(c);
         ++chunk;
       }

@@ -11,17 +11,37 @@
 namespace promwatch::config_detail {
 namespace {
 
-std::optional<std::string> read_expr(TableReader& r) {
-  if (!r.require("expr")) return std::nullopt;
-  auto expr = r.string("expr");
+std::optional<std::string> read_expr(TableReader& r, std::string_view key = "expr") {
+  if (!r.require(key)) return std::nullopt;
+  auto expr = r.string(key);
   if (!expr) return std::nullopt;
   const bool blank = std::all_of(expr->begin(), expr->end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
   if (blank) {
-    r.ctx().error(r.value_pos("expr"), "expr: must not be empty");
+    r.ctx().error(r.value_pos(key), std::string(key) + ": must not be empty");
     return std::nullopt;
   }
-  if (!check_expression(r, "expr", *expr)) return std::nullopt;
+  if (!check_expression(r, key, *expr)) return std::nullopt;
   return expr;
+}
+
+// flap_window and flap_threshold mean something only together: one alone is an error at it.
+void read_flap_detection(TableReader& r, AlertRuleConfig& rule) {
+  const bool has_window = r.has("flap_window");
+  const bool has_threshold = r.has("flap_threshold");
+  if (has_window != has_threshold) {
+    const std::string_view present = has_window ? "flap_window" : "flap_threshold";
+    const std::string_view missing = has_window ? "flap_threshold" : "flap_window";
+    r.ctx().error(r.key_pos(present),
+                  std::string(present) + ": needs " + std::string(missing) + " too (flap detection uses both)");
+    return;
+  }
+  if (!has_window) return;
+  auto window = r.duration("flap_window", /*positive=*/true);
+  auto threshold = r.integer("flap_threshold", 2, 1000000);
+  if (window && threshold) {
+    rule.flap_window = *window;
+    rule.flap_threshold = static_cast<int>(*threshold);
+  }
 }
 
 std::optional<std::string> read_name(TableReader& r, std::string_view key) {
@@ -41,13 +61,18 @@ std::optional<std::string> read_name(TableReader& r, std::string_view key) {
 
 AlertRuleConfig read_alert_rule(Context& ctx, const toml::table& t) {
   TableReader r(ctx, t, "[[groups.rules]]",
-                {"alert", "expr", "for", "keep_firing_for", "labels", "annotations", "on_error", "no_data"});
+                {"alert", "expr", "for", "keep_firing_for", "keep_firing_expr", "flap_window", "flap_threshold",
+                 "labels", "annotations", "on_error", "no_data"});
   AlertRuleConfig rule;
   rule.pos = r.pos();
   if (auto v = read_name(r, "alert")) rule.alert = *v;
   if (auto v = read_expr(r)) rule.expr = *v;
   if (auto v = r.duration("for")) rule.for_duration = *v;
   if (auto v = r.duration("keep_firing_for")) rule.keep_firing_for = *v;
+  if (r.has("keep_firing_expr")) {
+    if (auto v = read_expr(r, "keep_firing_expr")) rule.keep_firing_expr = *v;
+  }
+  read_flap_detection(r, rule);
   if (auto v = r.template_map("labels")) rule.labels = std::move(*v);
   if (auto v = r.template_map("annotations")) rule.annotations = std::move(*v);
   if (auto v = r.string("on_error")) {

@@ -212,6 +212,7 @@ struct Metrics::Impl {
   Series<Gauge> group_rules;
 
   Series<Gauge> alerts;
+  Gauge& alerts_flapping;
 
   Series<Counter> datasource_requests;
   Histogram& datasource_duration;
@@ -281,6 +282,9 @@ struct Metrics::Impl {
         alerts(make_series(family<Gauge>("promwatch_alerts",
                                          "The number of active alerts, by state."),
                            {"state"})),
+        alerts_flapping(family<Gauge>("promwatch_alerts_flapping",
+                                      "The number of alerts flap detection marks flapping now, in any state.")
+                            .Add({})),
         datasource_requests(make_series(
             family<Counter>("promwatch_datasource_requests_total",
                             "The total number of queries sent to the datasource, by HTTP "
@@ -439,6 +443,11 @@ void Metrics::retain_groups(const std::set<std::string, std::less<>>& groups) {
 void Metrics::set_alerts(std::string_view state, std::uint64_t n) {
   std::lock_guard lock(impl_->mu);
   impl_->alerts.get({state}).Set(static_cast<double>(n));
+}
+
+void Metrics::set_alerts_flapping(std::uint64_t n) {
+  std::lock_guard lock(impl_->mu);
+  impl_->alerts_flapping.Set(static_cast<double>(n));
 }
 
 void Metrics::datasource_request(std::string_view code, double seconds) {

@@ -340,6 +340,13 @@ struct Renderer {
     if (name.empty()) name = "alert";
     lines.push_back(std::string(firing ? "\xF0\x9F\x94\xA5 " : "\xE2\x9C\x85 ") +
                     bold(m, escape(m, truncate_utf8(name, caps.field))) + " \xC2\xB7 " + (firing ? "firing" : "resolved"));
+    // Flap detection's notice (annotations `flapping`, `flap_count`): say so, since no other
+    // message follows until the alert is stable.
+    if (a.annotations.get("flapping") == "true") {
+      std::string count(a.annotations.get("flap_count"));
+      lines.push_back(field("Flapping:", (count.empty() ? std::string("it") : count + " state changes:") +
+                                             " no more messages until it is stable", caps));
+    }
     std::string summary = first_of(a.annotations, {"summary", "message"});
     if (!summary.empty()) lines.push_back(field("Summary:", summary, caps));
     std::string description(a.annotations.get("description"));

@@ -57,6 +57,10 @@ struct Group {
   std::map<std::uint64_t, SharedAlert> alerts;  // by fingerprint of the labels
   TimePoint next_flush;
   bool has_flushed = false;
+  /// An alert started or stopped flapping (its `flapping` annotation changed) since the last
+  /// flush: the receivers are told at the next flush even when its firing/resolved sets are
+  /// what they already know (Alertmanager's dedup would swallow the notice).
+  bool flap_notice = false;
 };
 
 using GroupId = std::pair<std::size_t, std::string>;  // (route node, group key)
@@ -260,6 +264,9 @@ struct Dispatcher::Impl {
         alert.ends_at < existing->second->starts_at) {
       return;
     }
+    // "flapping": the annotation flap detection sets (rules.hpp kFlappingAnnotation).
+    const std::string_view flapping = existing != g.alerts.end() ? existing->second->annotations.get("flapping") : "";
+    if (alert.annotations.get("flapping") != flapping) g.flap_notice = true;
     g.alerts[fp] = shared;
     // Alertmanager: flush at once when the wait is already over for this alert.
     if (!g.has_flushed && alert.starts_at + node.group_wait < now) g.next_flush = now;
@@ -321,6 +328,7 @@ struct Dispatcher::Impl {
                      [](const NotifiedAlert& x, const NotifiedAlert& y) { return alert_less(*x.event, *y.event); });
 
     std::optional<Notification> out = decide(g, node, std::move(alerts), now);
+    g.flap_notice = false;
 
     // Remove the resolved alerts this flush included.
     for (auto it = g.alerts.begin(); it != g.alerts.end();) {
@@ -353,7 +361,7 @@ struct Dispatcher::Impl {
     const ReceiverOpts opts = receiver_opts(node.receiver);
     auto lit = log.find(LogId{node.receiver, g.key});
     const NotificationLogEntry* entry = lit == log.end() ? nullptr : &lit->second;
-    if (!needs_update(entry, firing, resolved, opts.send_resolved, node.repeat_interval, now)) {
+    if (!g.flap_notice && !needs_update(entry, firing, resolved, opts.send_resolved, node.repeat_interval, now)) {
       return std::nullopt;
     }
 

@@ -52,7 +52,9 @@ AlertTransition make_drop_transition(const Alert& alert, TimePoint at) {
 
 std::optional<OutgoingAlert> send_if_needed(Alert& a, TimePoint ts, Duration resend_delay,
                                             Duration group_interval) {
-  if (a.state == AlertState::Pending) return std::nullopt;
+  // Never fired (a pending alert, or one flap detection keeps after a pending one was dropped):
+  // nothing to tell Alertmanagers.
+  if (a.state == AlertState::Pending || !is_set(a.fired_at)) return std::nullopt;
   // Prometheus's needsSending; an unset last_sent_at is Go's zero time: long ago.
   const bool needs = a.resolved_at > a.last_sent_at || !is_set(a.last_sent_at) ||
                      a.last_sent_at + resend_delay < ts;
@@ -233,8 +235,80 @@ AlertTransition AlertingRule::transition(const Alert& alert, AlertState from, Ti
   return rules_detail::make_transition(alert, from, at);
 }
 
+void AlertingRule::mark_flapping(Alert& a) {
+  if (!a.flap.flapping()) return;
+  a.annotations.set(kFlappingAnnotation, "true");
+  a.annotations.set(kFlapCountAnnotation, std::to_string(a.flap.count));
+}
+
+bool AlertingRule::flap_holds(const Alert& a, TimePoint ts) const {
+  if (a.flap.flapping()) return true;
+  return flap_detection() && !a.flap.changes.empty() && ts - a.flap.changes.back() < config_.flap_window;
+}
+
+FlapNotice AlertingRule::count_change(Alert& a, TimePoint ts) {
+  FlapState& f = a.flap;
+  if (f.flapping()) {
+    f.changes.assign(1, ts);
+    ++f.count;
+    mark_flapping(a);
+    return FlapNotice::Muted;
+  }
+  if (!flap_detection()) return FlapNotice::None;
+  std::erase_if(f.changes, [&](TimePoint c) { return ts - c >= config_.flap_window; });
+  f.changes.push_back(ts);
+  if (f.changes.size() < static_cast<std::size_t>(config_.flap_threshold)) return FlapNotice::None;
+  f.flapping_since = ts;
+  f.count = static_cast<std::uint32_t>(f.changes.size());
+  f.changes.assign(1, ts);
+  mark_flapping(a);
+  return FlapNotice::Started;
+}
+
+void AlertingRule::push_change(Entry& e, AlertState from, TimePoint ts, EvaluationResult& result) {
+  const FlapNotice notice = count_change(e.alert, ts);
+  AlertTransition t = transition(e.alert, from, ts);
+  t.flap = notice;
+  result.transitions.push_back(std::move(t));
+}
+
+// A flapping alert unchanged for flap_window (or whose rule no longer detects flapping) is
+// notified in the state it has settled in.
+void AlertingRule::end_stable_flapping(TimePoint ts, EvaluationResult& result) {
+  if (!flap_detection() && !maybe_flapping_) return;
+  for (auto& [fp, e] : active_) {
+    Alert& a = e.alert;
+    if (!a.flap.flapping()) continue;
+    const bool stable = !flap_detection() || a.flap.changes.empty() || ts - a.flap.changes.back() >= config_.flap_window;
+    if (!stable) continue;
+    a.flap = FlapState{};
+    a.annotations.erase(kFlappingAnnotation);
+    a.annotations.erase(kFlapCountAnnotation);
+    AlertTransition t = transition(a, a.state, ts);
+    t.flap = FlapNotice::Ended;
+    if (a.state != AlertState::Firing) t.resolved_at = is_set(a.resolved_at) ? a.resolved_at : ts;
+    result.transitions.push_back(std::move(t));
+  }
+  if (!flap_detection()) maybe_flapping_ = false;
+}
+
+std::size_t AlertingRule::count_flapping() const {
+  std::size_t n = 0;
+  for (const auto& [fp, e] : active_) n += e.alert.flap.flapping() ? 1 : 0;
+  return n;
+}
+
+std::vector<std::uint64_t> AlertingRule::keep_firing_fingerprints(const QueryOutcome& keep_firing) {
+  std::vector<std::uint64_t> fps;
+  fps.reserve(keep_firing.result.samples.size());
+  for (const Sample& s : keep_firing.result.samples) fps.push_back(make_candidate(s.labels, s.value, {}).fingerprint);
+  std::sort(fps.begin(), fps.end());
+  return fps;
+}
+
 void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, MissingScope scope,
-                         const std::string& error_text, EvaluationResult& result) {
+                         const std::string& error_text, EvaluationResult& result,
+                         const std::vector<std::uint64_t>* kept_firing) {
   const bool annotations_literal =
       std::all_of(annotations_.begin(), annotations_.end(),
                   [](const CompiledText& t) { return !t.tmpl; });
@@ -252,6 +326,7 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
       // those are expanded at every evaluation, as Prometheus expands all of them.
       if (!e.annotations_valid || e.raw_fingerprint != raw_fp || e.value_bits != vbits || annotations_use_query_) {
         a.annotations = expand_annotations(*c.raw, c.value);
+        mark_flapping(a);
         e.raw_fingerprint = raw_fp;
         e.value_bits = vbits;
         e.annotations_valid = true;
@@ -262,7 +337,7 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
       if (a.state == AlertState::Pending && ts - a.active_at >= config_.for_duration) {
         a.state = AlertState::Firing;
         a.fired_at = ts;
-        result.transitions.push_back(transition(a, AlertState::Pending, ts));
+        push_change(e, AlertState::Pending, ts, result);
       }
       continue;
     }
@@ -274,6 +349,13 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
     e.alert.labels = Labels(std::vector<Label>(c.labels.begin(), c.labels.end()));
     e.alert.annotations = expand_annotations(*c.raw, c.value);
     if (c.error_alert) e.alert.annotations.set("error", error_text);
+    if (it != active_.end()) {
+      // A resolved alert that reappears: flap detection counts across its incarnations.
+      Alert& before = it->second.alert;
+      e.alert.flap = std::move(before.flap);
+      e.last_resolved_at = is_set(before.resolved_at) ? before.resolved_at : it->second.last_resolved_at;
+      mark_flapping(e.alert);
+    }
     e.alert.state = AlertState::Pending;
     e.alert.value = c.value;
     e.alert.active_at = ts;
@@ -285,8 +367,10 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
     if (config_.for_duration <= Duration::zero()) {
       e.alert.state = AlertState::Firing;
       e.alert.fired_at = ts;
+      push_change(e, AlertState::Inactive, ts, result);
+    } else {
+      result.transitions.push_back(transition(e.alert, AlertState::Inactive, ts));
     }
-    result.transitions.push_back(transition(e.alert, AlertState::Inactive, ts));
     if (it != active_.end()) {
       it->second = std::move(e);
     } else {
@@ -309,16 +393,27 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
         AlertTransition t = transition(a, AlertState::Pending, ts);
         t.to = AlertState::Inactive;
         result.transitions.push_back(std::move(t));
+        if (flap_holds(a, ts)) {
+          // Flap detection still counts this alert's changes: it stays the resolved alert it
+          // was before this pending one (never notified, never sent to Alertmanagers).
+          a.state = AlertState::Inactive;
+          a.resolved_at = is_set(e.last_resolved_at) ? e.last_resolved_at : ts;
+          break;
+        }
         it = active_.erase(it);
         continue;
       }
       case AlertState::Inactive:
-        if (is_set(a.resolved_at) && ts - a.resolved_at > resolved_retention) {
+        if (is_set(a.resolved_at) && ts - a.resolved_at > resolved_retention && !flap_holds(a, ts)) {
           it = active_.erase(it);
           continue;
         }
         break;
       case AlertState::Firing: {
+        if (kept_firing && std::binary_search(kept_firing->begin(), kept_firing->end(), e.alert.fingerprint)) {
+          a.keep_firing_since = TimePoint{};  // held by keep_firing_expr: keep_firing_for has not begun
+          break;
+        }
         bool keep = false;
         if (config_.keep_firing_for > Duration::zero()) {
           if (!is_set(a.keep_firing_since)) a.keep_firing_since = ts;
@@ -327,7 +422,7 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
         if (!keep) {
           a.state = AlertState::Inactive;
           a.resolved_at = ts;
-          result.transitions.push_back(transition(a, AlertState::Firing, ts));
+          push_change(e, AlertState::Firing, ts, result);
         }
         break;
       }
@@ -337,7 +432,8 @@ void AlertingRule::apply(std::vector<Candidate>& candidates, TimePoint ts, Missi
 }
 
 EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint ts,
-                                        bool datasource_down, const TemplateQueryAnswers* answers) {
+                                        bool datasource_down, const TemplateQueryAnswers* answers,
+                                        const QueryOutcome* keep_firing) {
   const auto started = std::chrono::steady_clock::now();
   ++eval_counter_;
   last_evaluation_ = ts;
@@ -345,7 +441,9 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
   answers_ = answers;
   auto finish = [&]() {
     answers_ = nullptr;
-    evaluation_time_ = outcome.elapsed + std::chrono::duration_cast<Duration>(
+    // The two queries of a slot run side by side: the slower one is the query time.
+    const Duration queried = keep_firing ? std::max(outcome.elapsed, keep_firing->elapsed) : outcome.elapsed;
+    evaluation_time_ = queried + std::chrono::duration_cast<Duration>(
                                              std::chrono::steady_clock::now() - started);
     return std::move(result);
   };
@@ -369,6 +467,15 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
       }
     }
     return finish();
+  }
+
+  std::vector<std::uint64_t> kept_firing;
+  if (keep_firing) {
+    if (!keep_firing->ok) {
+      fail("keep_firing_expr: " + keep_firing->error);
+      return finish();
+    }
+    kept_firing = keep_firing_fingerprints(*keep_firing);
   }
 
   const std::vector<Sample>& samples = outcome.result.samples;
@@ -398,9 +505,14 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
       if (it != active_.end()) it->second.seen = eval_counter_;
     }
     std::size_t held = 0;
-    if (config_.keep_firing_for > Duration::zero()) {
+    if (config_.keep_firing_for > Duration::zero() || !kept_firing.empty()) {
       for (const auto& [fp, e] : active_) {
         if (e.seen == eval_counter_ || e.alert.state != AlertState::Firing) continue;
+        if (std::binary_search(kept_firing.begin(), kept_firing.end(), fp)) {
+          ++held;
+          continue;
+        }
+        if (config_.keep_firing_for <= Duration::zero()) continue;
         if (!is_set(e.alert.keep_firing_since) ||
             ts - e.alert.keep_firing_since < config_.keep_firing_for) {
           ++held;
@@ -415,7 +527,8 @@ EvaluationResult AlertingRule::evaluate(const QueryOutcome& outcome, TimePoint t
     }
   }
 
-  apply(candidates, ts, MissingScope::All, {}, result);
+  apply(candidates, ts, MissingScope::All, {}, result, &kept_firing);
+  end_stable_flapping(ts, result);
   health_ = RuleHealth::Ok;
   last_error_.clear();
   result.ok = true;
@@ -437,6 +550,19 @@ std::vector<AlertTransition> AlertingRule::resolve_all(TimePoint ts) {
   std::vector<AlertTransition> out;
   for (auto it = active_.begin(); it != active_.end();) {
     Alert& a = it->second.alert;
+    if (a.flap.flapping()) {
+      // Its receivers last heard "flapping" (as firing): a firing one resolves below; any other
+      // is told it has resolved.
+      a.flap = FlapState{};
+      a.annotations.erase(kFlappingAnnotation);
+      a.annotations.erase(kFlapCountAnnotation);
+      if (a.state != AlertState::Firing) {
+        AlertTransition t = transition(a, a.state, ts);
+        t.flap = FlapNotice::Ended;
+        t.resolved_at = is_set(a.resolved_at) ? a.resolved_at : ts;
+        out.push_back(std::move(t));
+      }
+    }
     if (a.state == AlertState::Pending) {
       AlertTransition t = transition(a, AlertState::Pending, ts);
       t.to = AlertState::Inactive;
@@ -463,12 +589,14 @@ std::vector<Alert> AlertingRule::export_alerts() const {
 
 void AlertingRule::import_alerts(std::vector<Alert> alerts) {
   active_.clear();
+  maybe_flapping_ = false;
   for (Alert& a : alerts) {
     Entry e;
     a.fingerprint = a.labels.fingerprint();
     e.error_alert = a.labels.get("promwatch_error") == "true";
     e.alert = std::move(a);
     e.annotations_valid = false;  // templates may have changed: re-expand at the next evaluation
+    maybe_flapping_ = maybe_flapping_ || e.alert.flap.flapping();
     const std::uint64_t fp = e.alert.fingerprint;
     active_.insert_or_assign(fp, std::move(e));
   }
@@ -486,6 +614,7 @@ void AlertingRule::take_alerts_from(AlertingRule& old) {
                                 context_.external_url == old.context_.external_url;
   active_ = std::move(old.active_);
   old.active_.clear();  // a moved-from map is valid but unspecified
+  maybe_flapping_ = count_flapping() > 0;
   if (!same_annotations) {
     for (auto& [fp, e] : active_) e.annotations_valid = false;
   }
@@ -529,6 +658,7 @@ std::vector<AlertTransition> AlertingRule::restore(std::vector<Alert> saved, Tim
 
 void AlertingRule::clear() {
   active_.clear();
+  maybe_flapping_ = false;
   health_ = RuleHealth::Unknown;
   last_error_.clear();
   last_evaluation_ = TimePoint{};

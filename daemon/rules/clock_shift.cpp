@@ -21,10 +21,15 @@ void shift_times(Alert& alert, Duration step) {
   shift(alert.last_sent_at, step);
   shift(alert.valid_until, step);
   shift(alert.keep_firing_since, step);
+  shift(alert.flap.flapping_since, step);
+  for (TimePoint& t : alert.flap.changes) shift(t, step);
 }
 
 void AlertingRule::shift_clock(Duration step) {
-  for (auto& [fingerprint, entry] : active_) shift_times(entry.alert, step);
+  for (auto& [fingerprint, entry] : active_) {
+    shift_times(entry.alert, step);
+    shift(entry.last_resolved_at, step);
+  }
   shift(last_evaluation_, step);
 }
 

@@ -51,6 +51,23 @@ std::string encode_labels(const Labels& labels) {
 
 Labels decode_labels(std::string_view text) { return labels_from_json(json::parse(text)); }
 
+std::string encode_flap(const FlapState& flap) {
+  if (flap == FlapState{}) return {};
+  json changes = json::array();
+  for (TimePoint t : flap.changes) changes.push_back(to_ms(t));
+  return json{{"since", to_ms(flap.flapping_since)}, {"count", flap.count}, {"changes", std::move(changes)}}.dump();
+}
+
+FlapState decode_flap(std::string_view text) {
+  FlapState flap;
+  if (text.empty()) return flap;
+  const json j = json::parse(text);
+  flap.flapping_since = from_ms(j.at("since").get<std::int64_t>());
+  flap.count = j.at("count").get<std::uint32_t>();
+  for (const auto& t : j.at("changes")) flap.changes.push_back(from_ms(t.get<std::int64_t>()));
+  return flap;
+}
+
 namespace {
 void append_fingerprints(std::string& out, const std::vector<std::uint64_t>& fps) {
   out += '[';
@@ -291,10 +308,11 @@ AlertRow encode_alert(const Alert& a) {
   r.last_sent_at = a.last_sent_at;
   r.valid_until = a.valid_until;
   r.keep_firing_since = a.keep_firing_since;
+  r.flap = encode_flap(a.flap);
   Digest d;
   d.add(r.fingerprint).add(r.labels).add(r.annotations).add(static_cast<std::uint64_t>(r.state));
   d.add(u(r.value)).add(u(r.active_at)).add(u(r.fired_at)).add(u(r.resolved_at));
-  d.add(u(r.last_sent_at)).add(u(r.valid_until)).add(u(r.keep_firing_since));
+  d.add(u(r.last_sent_at)).add(u(r.valid_until)).add(u(r.keep_firing_since)).add(r.flap);
   r.digest = d.value();
   return r;
 }

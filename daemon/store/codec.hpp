@@ -34,6 +34,12 @@ Labels labels_from_json(const json& j);
 std::string encode_labels(const Labels& labels);
 Labels decode_labels(std::string_view text);
 
+/// Flap detection state as JSON text (`{"since":ms,"count":n,"changes":[ms,...]}`); "" when
+/// empty (no flap detection, or nothing counted). Decoding "" gives an empty state; other bad
+/// text throws.
+std::string encode_flap(const FlapState& flap);
+FlapState decode_flap(std::string_view text);
+
 std::string encode_fingerprints(const std::vector<std::uint64_t>& fps);
 std::vector<std::uint64_t> decode_fingerprints(std::string_view text);
 
@@ -66,6 +72,7 @@ struct AlertRow {
   std::string annotations;  ///< JSON text
   double value = 0;
   TimePoint active_at{}, fired_at{}, resolved_at{}, last_sent_at{}, valid_until{}, keep_firing_since{};
+  std::string flap;         ///< `encode_flap`
   std::uint64_t digest = 0;  ///< of every field above
 };
 AlertRow encode_alert(const Alert& a);

@@ -152,6 +152,11 @@ CREATE INDEX history_at ON history (at);
 CREATE INDEX history_fingerprint ON history (fingerprint, at);
 CREATE INDEX history_alertname ON history (alertname, at);
 )sql",
+    // 2 -> 3: flap detection state with each alert (#17); '' = none.
+    R"sql(
+ALTER TABLE alerts ADD COLUMN flap TEXT NOT NULL DEFAULT '';
+ALTER TABLE heartbeat_alerts ADD COLUMN flap TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -714,8 +719,8 @@ struct Store::Impl {
     const std::string insert =
         "INSERT OR REPLACE INTO " + t + " (group_name, " + oc +
         ", fingerprint, state, labels, annotations, value, active_at, fired_at, resolved_at, "
-        "last_sent_at, valid_until, keep_firing_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        "?10, ?11, ?12, ?13)";
+        "last_sent_at, valid_until, keep_firing_since, flap) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "?10, ?11, ?12, ?13, ?14)";
     const std::string del_one =
         "DELETE FROM " + t + " WHERE group_name = ?1 AND " + oc + " = ?2 AND fingerprint = ?3";
     const std::string del_all = "DELETE FROM " + t + " WHERE group_name = ?1 AND " + oc + " = ?2";
@@ -728,6 +733,7 @@ struct Store::Impl {
           q.text(5, a.labels).text(6, a.annotations).real(7, a.value);
           q.time(8, a.active_at).time(9, a.fired_at).time(10, a.resolved_at);
           q.time(11, a.last_sent_at).time(12, a.valid_until).time(13, a.keep_firing_since);
+          q.text(14, a.flap);
           q.run();
         },
         [&](std::uint64_t fp) {
@@ -937,7 +943,7 @@ struct Store::Impl {
 
   static Alert read_alert(const Q& q, int c) {
     // Columns from c: fingerprint, state, labels, annotations, value, active_at, fired_at,
-    // resolved_at, last_sent_at, valid_until, keep_firing_since.
+    // resolved_at, last_sent_at, valid_until, keep_firing_since, flap.
     Alert a;
     a.fingerprint = fp_from_sql(q.col_i64(c));
     a.state = parse_state(q.col_text(c + 1));
@@ -950,6 +956,7 @@ struct Store::Impl {
     a.last_sent_at = q.col_time(c + 8);
     a.valid_until = q.col_time(c + 9);
     a.keep_firing_since = q.col_time(c + 10);
+    a.flap = decode_flap(q.col_text(c + 11));
     return a;
   }
 
@@ -961,7 +968,7 @@ struct Store::Impl {
     };
     const char* alert_cols =
         "fingerprint, state, labels, annotations, value, active_at, fired_at, resolved_at, last_sent_at, "
-        "valid_until, keep_firing_since";
+        "valid_until, keep_firing_since, flap";
     {
       Q q(conn, "SELECT group_name, last_evaluation FROM group_evaluations");
       while (q.step()) s.last_evaluation[q.col_text(0)] = q.col_time(1);

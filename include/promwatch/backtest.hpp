@@ -41,6 +41,9 @@ struct BacktestTransition {
   TimePoint at{};  ///< the evaluation (slot) time at which the state was entered
   BacktestState state = BacktestState::Inactive;
   bool resolved = false;  ///< Inactive after firing (notified), not a pending alert dropped
+  /// Flapping ended: the alert was stable for `flap_window` and is notified in this state again
+  /// (not a change of state).
+  bool flap_end = false;
 };
 
 /// One alert of the rule over the range: its labels (without external labels, as the alert APIs
@@ -99,8 +102,11 @@ class Backtest {
 
   /// Evaluates every rule at `slot` with its outcome (`outcomes[i]` for the i-th rule), after
   /// flushing whatever the dispatcher had due up to `slot`, then hands the notified transitions
-  /// to the dispatcher at `slot` as the daemon's round end does. Slots must increase.
-  void evaluate(TimePoint slot, const std::vector<QueryOutcome>& outcomes);
+  /// to the dispatcher at `slot` as the daemon's round end does. `keep_firing[i]` is the i-th
+  /// rule's `keep_firing_expr` outcome at the slot (used, as by the daemon, only while that rule
+  /// has firing alerts); null when no rule has one. Slots must increase.
+  void evaluate(TimePoint slot, const std::vector<QueryOutcome>& outcomes,
+                const std::vector<QueryOutcome>* keep_firing = nullptr);
 
   /// Flushes what falls due up to `to` and returns the report; alerts still firing at `to`
   /// count as firing until then. Call once, after the last `evaluate`.

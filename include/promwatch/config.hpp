@@ -321,6 +321,13 @@ struct AlertRuleConfig {
   std::string expr;
   Duration for_duration{0};
   Duration keep_firing_for{0};
+  /// Hysteresis (SPEC §3): while an alert fires, it keeps firing as long as its labels are in
+  /// this expression's result. Empty: none.
+  std::string keep_firing_expr;
+  /// Flap detection (SPEC §3): `flap_threshold` counted state changes within `flap_window`
+  /// mark an alert flapping. Both set (window > 0, threshold >= 2) or both zero (off).
+  Duration flap_window{0};
+  int flap_threshold = 0;
   TemplateMap labels;
   TemplateMap annotations;
   OnError on_error = OnError::KeepState;

@@ -82,6 +82,9 @@ class Metrics {
   // ---- alerts ----
   /// `promwatch_alerts{state}`; state is "pending" or "firing" (both exported from the start).
   void set_alerts(std::string_view state, std::uint64_t n);
+  /// `promwatch_alerts_flapping`: alerts flap detection marks flapping now (no labels: one
+  /// series however many alerts flap).
+  void set_alerts_flapping(std::uint64_t n);
 
   // ---- datasource ----
   /// `promwatch_datasource_requests_total{code}` += 1 and observes

@@ -46,6 +46,28 @@ enum class RuleHealth { Unknown, Ok, Err };
 /// "unknown" | "ok" | "err".
 std::string_view to_string(RuleHealth health);
 
+/// Flap detection state of one alert (SPEC §3 `flap_window`/`flap_threshold`). Counted state
+/// changes are the notified ones: the alert starts firing (pending -> firing, or new -> firing
+/// with `for = 0`) or it resolves (firing -> resolved). Pending alerts appearing or being
+/// dropped are never notified and do not count.
+struct FlapState {
+  /// Not flapping: the times of the counted changes within the last `flap_window`, oldest
+  /// first (fewer than `flap_threshold`). Flapping: the time of the last change only.
+  std::vector<TimePoint> changes;
+  TimePoint flapping_since{};  ///< set while the alert is flapping
+  /// While flapping: the changes counted since the window that made it flapping began
+  /// (`flap_threshold` at first, one more for every change since).
+  std::uint32_t count = 0;
+
+  bool flapping() const { return flapping_since != TimePoint{}; }
+  bool operator==(const FlapState&) const = default;
+};
+
+/// Annotations a flapping alert carries (and every notification about it shows): `flapping`
+/// = "true" and `flap_count` = `FlapState::count`.
+inline constexpr std::string_view kFlappingAnnotation = "flapping";
+inline constexpr std::string_view kFlapCountAnnotation = "flap_count";
+
 /// One alert of one rule, as a plain value (also the export/import format for the state store
 /// and for carrying state over a reload). Time points equal to `TimePoint{}` (the epoch) mean
 /// "not set", as Go's zero time does in Prometheus.
@@ -61,11 +83,22 @@ struct Alert {
   TimePoint last_sent_at{};       ///< last time it was handed out by `alerts_to_send`
   TimePoint valid_until{};        ///< endsAt sent to Alertmanagers while firing
   TimePoint keep_firing_since{};  ///< first evaluation it was missing while held by keep_firing_for
+  FlapState flap;                 ///< flap detection; empty when the rule has none
 };
 
 /// Moves every set time point of `alert` by `step`; unset ones (the epoch) stay unset. For a
 /// step of the wall clock: the alert keeps its place on the new timeline.
 void shift_times(Alert& alert, Duration step);
+
+/// What flap detection made of a transition (see `FlapState`).
+enum class FlapNotice {
+  None,     ///< an ordinary transition
+  Started,  ///< this change made the alert flapping: notified as firing, with the flapping annotations
+  Muted,    ///< a change while flapping: not notified
+  /// The alert has been stable for `flap_window` (from == to, no state change): notified in its
+  /// current state, firing or (when pending or resolved) resolved.
+  Ended,
+};
 
 /// A state change produced by an evaluation (or by `resolve_all`/`restore`).
 ///
@@ -74,7 +107,8 @@ void shift_times(Alert& alert, Duration step);
 ///  - Inactive -> Firing: a new alert with `for = 0` (pending and firing in one evaluation);
 ///  - Pending  -> Firing: fired (notify);
 ///  - Firing   -> Inactive: resolved (notify), `resolved_at` = `at`;
-///  - Pending  -> Inactive: a pending alert dropped (never notified).
+///  - Pending  -> Inactive: a pending alert dropped (never notified);
+///  - X -> X with `flap == FlapNotice::Ended`: flapping ended (notify).
 struct AlertTransition {
   std::uint64_t fingerprint = 0;
   Labels labels;  ///< without external labels
@@ -86,13 +120,25 @@ struct AlertTransition {
   TimePoint active_at{};
   TimePoint fired_at{};
   TimePoint resolved_at{};
+  FlapNotice flap = FlapNotice::None;
 
-  /// True for the transitions that are notified: to firing, or firing to resolved.
+  /// True for the transitions that are notified: to firing, or firing to resolved, unless
+  /// muted by flapping; and the start and end of flapping.
   bool notifies() const {
+    if (flap == FlapNotice::Muted) return false;
+    if (flap != FlapNotice::None) return true;
     return to == AlertState::Firing || (from == AlertState::Firing && to == AlertState::Inactive);
   }
   /// True for firing -> resolved.
   bool resolved() const { return from == AlertState::Firing && to == AlertState::Inactive; }
+  /// True when a notified transition is notified as resolved (ends at `resolved_at`): a
+  /// resolution, or the end of flapping of an alert that is not firing. A flapping notice is
+  /// notified as firing, whatever the change that started it.
+  bool notified_resolved() const {
+    if (flap == FlapNotice::Started) return false;
+    if (flap == FlapNotice::Ended) return to != AlertState::Firing;
+    return resolved();
+  }
 };
 
 /// One alert to forward to Alertmanagers (`POST /api/v2/alerts`); the app adds external
@@ -157,8 +203,29 @@ class AlertingRule {
   /// `resolve_template_queries`); a template's `query` without an answer renders as a template
   /// error. Annotations that use `query` are expanded at every evaluation (their result can
   /// change while labels and value stay the same), the others only when labels or value change.
+  ///
+  /// `keep_firing` is the outcome of `keep_firing_expr` in the same slot (see
+  /// `wants_keep_firing_query`): a firing alert missing from `outcome` whose labels (after the
+  /// label templates) are in its result keeps firing; `keep_firing_for` starts counting only once
+  /// it is in neither. Null: no such result (the rule has none, or nothing fired). A failed
+  /// `keep_firing` leaves every alert as it was, as a failed `outcome` does (health err,
+  /// `last_error` prefixed with "keep_firing_expr: ").
+  ///
+  /// Flap detection (`flap_window`/`flap_threshold`, see `FlapState`) marks the transitions:
+  /// the change that reaches the threshold is `FlapNotice::Started`, later ones `Muted`, and the
+  /// first successful evaluation `flap_window` after the last change adds an `Ended` one.
   EvaluationResult evaluate(const QueryOutcome& outcome, TimePoint ts, bool datasource_down = false,
-                            const TemplateQueryAnswers* answers = nullptr);
+                            const TemplateQueryAnswers* answers = nullptr,
+                            const QueryOutcome* keep_firing = nullptr);
+
+  /// True when this round should run `keep_firing_expr` (for `evaluate`'s `keep_firing`): the
+  /// rule has one and at least one firing alert.
+  bool wants_keep_firing_query() const {
+    return !config_.keep_firing_expr.empty() && count(AlertState::Firing) > 0;
+  }
+  const std::string& keep_firing_query() const { return config_.keep_firing_expr; }
+  /// Number of alerts flapping now (whatever their state).
+  std::size_t count_flapping() const;
 
   /// True when a label or annotation template of this rule may call `query`. Only such rules
   /// need `template_queries`; for the others it is always empty.
@@ -250,6 +317,9 @@ class AlertingRule {
     bool annotations_valid = false;
     bool error_alert = false;           ///< the on_error = "alerting" alert
     std::uint64_t seen = 0;             ///< evaluation counter of the last evaluation it was present
+    /// When the alert last resolved, while flap detection keeps it through a later pending
+    /// incarnation (so that, dropped, it becomes that resolved alert again).
+    TimePoint last_resolved_at{};
   };
   struct Candidate;
   enum class MissingScope { All, None, ErrorAlertOnly };
@@ -259,7 +329,15 @@ class AlertingRule {
   Candidate make_candidate(const Labels& raw, double value, std::string_view extra_label);
   Labels expand_annotations(const Labels& raw, double value);
   void apply(std::vector<Candidate>& candidates, TimePoint ts, MissingScope scope,
-             const std::string& error_text, EvaluationResult& result);
+             const std::string& error_text, EvaluationResult& result,
+             const std::vector<std::uint64_t>* kept_firing = nullptr);
+  std::vector<std::uint64_t> keep_firing_fingerprints(const QueryOutcome& keep_firing);
+  bool flap_detection() const { return config_.flap_threshold > 0; }
+  bool flap_holds(const Alert& a, TimePoint ts) const;
+  FlapNotice count_change(Alert& a, TimePoint ts);
+  void end_stable_flapping(TimePoint ts, EvaluationResult& result);
+  static void mark_flapping(Alert& a);
+  void push_change(Entry& e, AlertState from, TimePoint ts, EvaluationResult& result);
   static AlertTransition transition(const Alert& alert, AlertState from, TimePoint at);
 
   AlertRuleConfig config_;
@@ -280,6 +358,9 @@ class AlertingRule {
   bool uses_query_ = false;              ///< some label or annotation template may call `query`
   bool annotations_use_query_ = false;   ///< some annotation template may: never cached
   const TemplateQueryAnswers* answers_ = nullptr;  ///< during evaluate() only
+  /// Some alert may be flapping although the rule has no flap detection (carried over a reload
+  /// or restored): it ends at the next evaluation.
+  bool maybe_flapping_ = false;
 };
 
 /// One member of a heartbeat rule (SPEC §3 `[[groups.heartbeats]]`): a monitored instance,

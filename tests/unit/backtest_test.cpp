@@ -418,3 +418,91 @@ TEST(Timeline, ScalesSpansToTheRangeAndSplitsLinesAtGaps) {
   EXPECT_NE(html.find("<title>team firing</title>"), std::string::npos);
   EXPECT_NE(render_timeline(Timeline{}).find("empty time range"), std::string::npos);
 }
+
+// ---- with hysteresis and flap detection (the state machine's, driven by the backtest) ----
+
+namespace {
+
+BacktestReport run_with_keep(const CompiledConfig& compiled, int minutes,
+                             const std::function<QueryOutcome(std::size_t)>& outcome,
+                             const std::function<QueryOutcome(std::size_t)>& keep, std::vector<TimePoint>* slots_out) {
+  const RuleGroup& group = compiled.groups.at(0);
+  const TimePoint to = kFrom + std::chrono::minutes(minutes);
+  std::vector<TimePoint> slots = backtest_slots(group, kFrom, to);
+  Backtest bt(compiled.config, group, {&group.rules().at(0)}, kFrom, to);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    std::vector<QueryOutcome> keep_firing{keep(i)};
+    bt.evaluate(slots[i], {outcome(i)}, &keep_firing);
+  }
+  *slots_out = slots;
+  return bt.finish();
+}
+
+}  // namespace
+
+TEST(Backtest, KeepFiringExprHoldsTheAlertUntilItLeavesThatResultToo) {
+  auto loaded = load(config_text(kRoute), R"([[groups]]
+name = "node"
+interval = "1m"
+
+[[groups.rules]]
+alert = "HighLoad"
+expr = 'node_load1 > 4'
+keep_firing_expr = 'node_load1 > 2'
+)");
+  std::vector<TimePoint> s;
+  // expr true at [0, 5); keep_firing_expr true at [0, 8).
+  BacktestReport r = run_with_keep(
+      loaded->compiled, 12, [](std::size_t i) { return i < 5 ? high() : absent(); },
+      [](std::size_t i) { return i < 8 ? high(3) : absent(); }, &s);
+  ASSERT_EQ(r.alerts.size(), 1u);
+  const auto& t = r.alerts[0].transitions;
+  ASSERT_EQ(t.size(), 2u) << render_backtest_text(r);
+  EXPECT_EQ(t[0].state, BacktestState::Firing);
+  EXPECT_EQ(t[0].at, s[0]);
+  EXPECT_EQ(t[1].state, BacktestState::Inactive);
+  EXPECT_EQ(t[1].at, s[8]);  // not s[5]: held by keep_firing_expr
+  EXPECT_EQ(r.firing, s[8] - s[0]);
+}
+
+TEST(Backtest, FlappingIsReportedAndMutesTheNotificationsInBetween) {
+  auto loaded = load(config_text(R"([route]
+receiver = "team"
+group_by = ["alertname"]
+group_wait = "0s"
+group_interval = "1m"
+repeat_interval = "1h"
+)"), R"([[groups]]
+name = "node"
+interval = "1m"
+
+[[groups.rules]]
+alert = "HighLoad"
+expr = 'node_load1 > 4'
+flap_window = "10m"
+flap_threshold = 4
+)");
+  std::vector<TimePoint> s;
+  // On and off every minute for 10 minutes, then on for good.
+  BacktestReport r = run(loaded->compiled, 30, [](std::size_t i) { return i >= 10 || i % 2 == 0 ? high() : absent(); }, &s);
+  ASSERT_EQ(r.alerts.size(), 1u);
+  const auto& t = r.alerts[0].transitions;
+  std::size_t flapping = 0;
+  std::size_t ended = 0;
+  for (const auto& x : t) {
+    flapping += x.state == BacktestState::Flapping ? 1 : 0;
+    ended += x.flap_end ? 1 : 0;
+  }
+  EXPECT_EQ(flapping, 1u) << render_backtest_text(r);
+  EXPECT_EQ(ended, 1u) << render_backtest_text(r);
+  // Without flap detection every change would be a message (11 changes); here: the first
+  // firing, its resolution, the next firing, the flapping notice, and the end of flapping.
+  EXPECT_EQ(r.notifications.size(), 5u) << render_backtest_text(r);
+  EXPECT_FALSE(r.notifications.back().resolved) << render_backtest_text(r);
+  auto j = nlohmann::json::parse(render_backtest_json(r));
+  bool listed = false;
+  for (const auto& x : j["alerts"][0]["transitions"]) listed = listed || x["state"] == "flapping";
+  EXPECT_TRUE(listed);
+  std::string html = render_backtest_html(r, {});
+  EXPECT_NE(html.find("<rect class=\"tl-flapping\""), std::string::npos);
+}

@@ -673,6 +673,25 @@ TEST(ChatReceivers, HugeAnnotationIsTruncatedNotRejected) {
   }
 }
 
+TEST(ChatReceivers, DefaultTextSaysAnAlertIsFlapping) {
+  // Flap detection's notice (#17): the one message before the alert goes quiet says why.
+  for (const char* platform : kPlatforms) {
+    ReceiverConfig rc = platform_config(platform);
+    Notification n = case_notification(rc.name, "firing");
+    std::string error;
+    auto plain = make(rc)->build_requests(n, &error);
+    ASSERT_EQ(plain.size(), 1u) << platform;
+    EXPECT_EQ(plain[0].body.find("Flapping:"), std::string::npos) << platform;
+    set_annotation(n, 0, "flapping", "true");
+    set_annotation(n, 0, "flap_count", "6");
+    auto requests = make(rc)->build_requests(n, &error);
+    ASSERT_EQ(requests.size(), 1u) << platform;
+    EXPECT_NE(requests[0].body.find("Flapping:"), std::string::npos) << platform;
+    EXPECT_NE(requests[0].body.find("6 state changes: no more messages until it is stable"), std::string::npos)
+        << platform << ": " << requests[0].body;
+  }
+}
+
 TEST(ChatReceivers, ThousandsOfAlertsStayCheap) {
   std::vector<NotificationAlert> alerts;
   for (int i = 0; i < 5000; ++i) {

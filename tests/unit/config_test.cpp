@@ -991,6 +991,9 @@ TEST_F(ConfigTest, RuleFiles) {
   const AlertRuleConfig& plain = g.rules[1];
   EXPECT_EQ(plain.for_duration, 0ms);
   EXPECT_EQ(plain.keep_firing_for, 0ms);
+  EXPECT_EQ(plain.keep_firing_expr, "");
+  EXPECT_EQ(plain.flap_window, 0ms);
+  EXPECT_EQ(plain.flap_threshold, 0);
   EXPECT_EQ(plain.on_error, OnError::KeepState);
   EXPECT_EQ(plain.no_data, NoData::Ok);
   ASSERT_EQ(g.heartbeats.size(), 1u);
@@ -1013,6 +1016,24 @@ TEST_F(ConfigTest, RuleFiles) {
   ASSERT_EQ(d.heartbeats[0].expected.size(), 2u);
   EXPECT_EQ(d.heartbeats[0].expected[0], (Labels{{"instance", "a:1"}}));
   EXPECT_EQ(d.heartbeats[0].expected[1], (Labels{{"instance", "b:2"}}));
+}
+
+TEST_F(ConfigTest, HysteresisAndFlapDetectionKeys) {
+  write("rules/h.toml", R"([[groups]]
+name = "g"
+[[groups.rules]]
+alert = "Hot"
+expr = 'temp > 90'
+keep_firing_expr = 'temp > 80'
+flap_window = "10m"
+flap_threshold = 4
+)");
+  Config c = ok(ds("[global]\nrule_files = [\"rules/*.toml\"]\n"));
+  ASSERT_EQ(c.groups.size(), 1u);
+  const AlertRuleConfig& r = c.groups[0].rules.at(0);
+  EXPECT_EQ(r.keep_firing_expr, "temp > 80");
+  EXPECT_EQ(r.flap_window, 10min);
+  EXPECT_EQ(r.flap_threshold, 4);
 }
 
 TEST_F(ConfigTest, RuleFileGlobsOrderAndDuplicates) {
@@ -1099,6 +1120,24 @@ const RuleCase kRuleCases[] = {
     {"heartbeat_name_empty",
      "[[groups]]\nname = \"g\"\n[[groups.heartbeats]]\nname = \"\"\nexpr = \"up\"\nby = [\"instance\"]\n",
      {"r.toml:4:8: name: must not be empty"}},
+    // Hysteresis and flap detection (#17): keep_firing_expr is PromQL like expr; the flap keys
+    // go together.
+    {"keep_firing_expr_bad",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'x > 90'\nkeep_firing_expr = 'x >'\n",
+     {"r.toml:6:24: keep_firing_expr: parse error: unexpected end of input"}},
+    {"keep_firing_expr_empty",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'x > 90'\nkeep_firing_expr = ' '\n",
+     {"r.toml:6:20: keep_firing_expr: must not be empty"}},
+    {"flap_window_alone",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'x'\nflap_window = \"10m\"\n",
+     {"r.toml:6:1: flap_window: needs flap_threshold too (flap detection uses both)"}},
+    {"flap_threshold_alone",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'x'\nflap_threshold = 3\n",
+     {"r.toml:6:1: flap_threshold: needs flap_window too (flap detection uses both)"}},
+    {"flap_values",
+     "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'x'\nflap_window = \"0s\"\n"
+     "flap_threshold = 1\n",
+     {"r.toml:6:15: flap_window: must be greater than 0", "r.toml:7:18: flap_threshold: must be at least 2, got 1"}},
     // PromQL is parsed as Prometheus parses it; messages are Prometheus's, placed inside the string.
     {"expr_unbalanced", "[[groups]]\nname = \"g\"\n[[groups.rules]]\nalert = \"A\"\nexpr = 'sum(rate(x[5m])'\n",
      {"r.toml:5:24: expr: parse error: unclosed left parenthesis"}},
@@ -1190,6 +1229,9 @@ alert = "A"
 expr = "up == 0"
 for = "1m"
 keep_firing_for = "0s"
+keep_firing_expr = "up == 0"
+flap_window = "10m"
+flap_threshold = 4
 labels = { severity = "page" }
 annotations = { summary = "x" }
 on_error = "alerting"

@@ -140,6 +140,32 @@ TEST(Dispatcher, RepeatIntervalResends) {
   EXPECT_EQ(*resent, t0 + 30s + 65min);
 }
 
+TEST(Dispatcher, FlapNoticesPassDedupOnce) {
+  // Flap detection (#17) hands the dispatcher an alert it already notified as firing, now with
+  // `flapping="true"`, and later the same alert without it: each is told once, though the
+  // firing set is unchanged, and nothing more until repeat_interval.
+  Dispatcher d(make_route("team"), {make_receiver_config("team")}, "");
+  d.receive({firing(cpu("a:9100"), t0)}, t0);
+  auto first = d.collect_due(t0 + 30s);
+  ASSERT_EQ(first.size(), 1u);
+  d.record_delivered(first[0], t0 + 30s);
+
+  d.receive({firing(cpu("a:9100"), t0, Labels{{"flapping", "true"}, {"flap_count", "4"}})}, t0 + 1min);
+  auto notice = d.collect_due(t0 + 5min + 30s);
+  ASSERT_EQ(notice.size(), 1u);
+  ASSERT_EQ(notice[0].alerts.size(), 1u);
+  EXPECT_EQ(notice[0].alerts[0].event->annotations.get("flapping"), "true");
+  d.record_delivered(notice[0], t0 + 5min + 30s);
+  EXPECT_TRUE(d.collect_due(t0 + 10min + 30s).empty());
+
+  d.receive({firing(cpu("a:9100"), t0)}, t0 + 11min);  // stable again, still firing
+  auto settled = d.collect_due(t0 + 15min + 30s);
+  ASSERT_EQ(settled.size(), 1u);
+  EXPECT_FALSE(settled[0].alerts[0].event->annotations.has("flapping"));
+  d.record_delivered(settled[0], t0 + 15min + 30s);
+  EXPECT_TRUE(d.collect_due(t0 + 20min + 30s).empty());
+}
+
 TEST(Dispatcher, FailedDeliveryIsReevaluatedAtTheNextFlush) {
   Dispatcher d(make_route("team"), {make_receiver_config("team")}, "");
   d.receive({firing(cpu("a:9100"), t0)}, t0);

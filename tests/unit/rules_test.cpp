@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -1201,4 +1202,327 @@ TEST(TemplateQueries, HeartbeatAnnotationsRejectQuery) {
   EXPECT_FALSE(HeartbeatRule::build(hb, group_config({}), {}, &errors));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].message, "heartbeat \"Down\": annotation \"q\": function \"query\" is not available in heartbeat annotations");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hysteresis (keep_firing_expr) and flap detection (#17), table-driven on a virtual clock.
+
+namespace {
+
+struct HysteresisStep {
+  std::int64_t t;
+  std::vector<std::string> present;                // instances in expr's result
+  std::optional<std::vector<std::string>> keep;    // keep_firing_expr's result; nullopt: not queried
+  bool keep_fails = false;                         // keep_firing_expr fails instead
+  std::string expect_states;
+  std::string expect_transitions;  // as transitions(), a flap mark appended: !flapping !muted !stable
+};
+
+struct HysteresisScenario {
+  std::string name;
+  Duration for_duration;
+  Duration keep_firing_for;
+  bool keep_firing_expr;
+  Duration flap_window;
+  int flap_threshold;
+  std::vector<HysteresisStep> steps;
+};
+
+std::string flap_transitions(const std::vector<AlertTransition>& ts) {
+  std::vector<std::string> v;
+  for (const auto& t : ts) {
+    std::string s = std::string(t.labels.get("instance")) + ":" + std::string(to_string(t.from)) + ">" +
+                    std::string(to_string(t.to));
+    switch (t.flap) {
+      case FlapNotice::None: break;
+      case FlapNotice::Started: s += "!flapping"; break;
+      case FlapNotice::Muted: s += "!muted"; break;
+      case FlapNotice::Ended: s += "!stable"; break;
+    }
+    v.push_back(std::move(s));
+  }
+  std::sort(v.begin(), v.end());
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+AlertRuleConfig hysteresis_config(const HysteresisScenario& sc) {
+  AlertRuleConfig rc = rule_config("Hot", sc.for_duration, sc.keep_firing_for);
+  rc.expr = "temp > 90";
+  if (sc.keep_firing_expr) rc.keep_firing_expr = "temp > 80";
+  rc.flap_window = sc.flap_window;
+  rc.flap_threshold = sc.flap_threshold;
+  return rc;
+}
+
+// keep_firing_expr's samples: another metric name than expr's, as `temp > 80` vs `temp > 90`
+// would not differ in it, to show that only the alert's labels are compared.
+QueryOutcome keep_result(const std::vector<std::string>& instances) {
+  std::vector<Sample> s;
+  for (const auto& i : instances) s.push_back(sample(i, 85, "temp_celsius"));
+  return ok(std::move(s));
+}
+
+class Hysteresis : public ::testing::TestWithParam<HysteresisScenario> {};
+
+TEST_P(Hysteresis, Steps) {
+  const HysteresisScenario& sc = GetParam();
+  AlertingRule rule = make_rule(hysteresis_config(sc));
+  for (const HysteresisStep& step : sc.steps) {
+    SCOPED_TRACE("t=" + std::to_string(step.t));
+    // The daemon runs keep_firing_expr only when the rule asks for it: while something fires.
+    const bool queried = step.keep.has_value() || step.keep_fails;
+    EXPECT_EQ(rule.wants_keep_firing_query(), queried);
+    QueryOutcome keep = step.keep_fails ? failed("server returned HTTP status 503") : keep_result(step.keep.value_or(std::vector<std::string>{}));
+    auto res = rule.evaluate(ok_instances(step.present), T(step.t), false, nullptr, queried ? &keep : nullptr);
+    EXPECT_EQ(res.ok, !step.keep_fails);
+    EXPECT_EQ(rule.health(), step.keep_fails ? RuleHealth::Err : RuleHealth::Ok);
+    if (step.keep_fails) {
+      EXPECT_EQ(rule.last_error(), "keep_firing_expr: server returned HTTP status 503");
+    }
+    EXPECT_EQ(states(rule), step.expect_states);
+    EXPECT_EQ(flap_transitions(res.transitions), step.expect_transitions);
+  }
+}
+
+using Instances = std::vector<std::string>;
+
+INSTANTIATE_TEST_SUITE_P(
+    Rules, Hysteresis,
+    ::testing::Values(
+        HysteresisScenario{"KeepFiringExprHoldsAFiringAlert", 0s, 0s, true, 0s, 0,
+                           {{0, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {60, {}, Instances{"a"}, false, "a=firing", ""},
+                            {120, {}, Instances{"a"}, false, "a=firing", ""},
+                            {180, {"a"}, Instances{"a"}, false, "a=firing", ""},
+                            {240, {}, Instances{}, false, "a=inactive", "a:firing>inactive"},
+                            {300, {}, std::nullopt, false, "a=inactive", ""}}},
+        HysteresisScenario{"WithoutKeepFiringExprTheSameValuesResolve", 0s, 0s, false, 0s, 0,
+                           {{0, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {60, {}, std::nullopt, false, "a=inactive", "a:firing>inactive"}}},
+        HysteresisScenario{"OnlyAlertsInTheKeepResultAreHeld", 0s, 0s, true, 0s, 0,
+                           {{0, {"a", "b"}, std::nullopt, false, "a=firing b=firing",
+                             "a:inactive>firing b:inactive>firing"},
+                            {60, {}, Instances{"a", "c"}, false, "a=firing b=inactive", "b:firing>inactive"},
+                            {120, {}, Instances{"a"}, false, "a=firing b=inactive", ""},
+                            {180, {}, Instances{}, false, "a=inactive b=inactive", "a:firing>inactive"}}},
+        HysteresisScenario{"PendingAlertsAreNotHeld", 2min, 0s, true, 0s, 0,
+                           {{0, {"a"}, std::nullopt, false, "a=pending", "a:inactive>pending"},
+                            {60, {}, std::nullopt, false, "", "a:pending>inactive"},
+                            {120, {"a"}, std::nullopt, false, "a=pending", "a:inactive>pending"},
+                            {240, {"a"}, std::nullopt, false, "a=firing", "a:pending>firing"},
+                            {300, {}, Instances{"a"}, false, "a=firing", ""},
+                            {360, {}, Instances{}, false, "a=inactive", "a:firing>inactive"}}},
+        HysteresisScenario{"KeepFiringForCountsOnlyOnceInNeither", 0s, 2min, true, 0s, 0,
+                           {{0, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {60, {}, Instances{"a"}, false, "a=firing", ""},
+                            {120, {}, Instances{}, false, "a=firing", ""},   // keep_firing_for from 120
+                            {180, {}, Instances{"a"}, false, "a=firing", ""},  // held again: starts over
+                            {240, {}, Instances{}, false, "a=firing", ""},   // from 240
+                            {300, {}, Instances{}, false, "a=firing", ""},
+                            {360, {}, Instances{}, false, "a=inactive", "a:firing>inactive"}}},
+        HysteresisScenario{"KeepFiringExprFailureLeavesStateAsItIs", 0s, 0s, true, 0s, 0,
+                           {{0, {"a", "b"}, std::nullopt, false, "a=firing b=firing",
+                             "a:inactive>firing b:inactive>firing"},
+                            {60, {"c"}, std::nullopt, true, "a=firing b=firing", ""},
+                            {120, {"a", "c"}, Instances{}, false, "a=firing b=inactive c=firing",
+                             "b:firing>inactive c:inactive>firing"}}},
+        // Flap detection: 4 changes (starts firing, resolves) within 10m.
+        HysteresisScenario{"FlappingIsNotifiedOnceThenTheStableState", 0s, 0s, false, 10min, 4,
+                           {{0, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {60, {}, std::nullopt, false, "a=inactive", "a:firing>inactive"},
+                            {120, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {180, {}, std::nullopt, false, "a=inactive", "a:firing>inactive!flapping"},
+                            {240, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing!muted"},
+                            {300, {}, std::nullopt, false, "a=inactive", "a:firing>inactive!muted"},
+                            {840, {}, std::nullopt, false, "a=inactive", ""},
+                            {900, {}, std::nullopt, false, "a=inactive", "a:inactive>inactive!stable"},
+                            // Counting starts afresh; the alert is kept only as long as any resolved one.
+                            {960, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {1020, {}, std::nullopt, false, "a=inactive", "a:firing>inactive"},
+                            {1920, {}, std::nullopt, false, "a=inactive", ""},
+                            {1921, {}, std::nullopt, false, "", ""}}},
+        HysteresisScenario{"FlappingThatSettlesFiringIsNotifiedFiring", 0s, 0s, false, 5min, 3,
+                           {{0, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {60, {}, std::nullopt, false, "a=inactive", "a:firing>inactive"},
+                            {120, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing!flapping"},
+                            {180, {}, std::nullopt, false, "a=inactive", "a:firing>inactive!muted"},
+                            {240, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing!muted"},
+                            {480, {"a"}, std::nullopt, false, "a=firing", ""},
+                            {540, {"a"}, std::nullopt, false, "a=firing", "a:firing>firing!stable"}}},
+        HysteresisScenario{"ChangesOlderThanTheWindowDoNotCount", 0s, 0s, false, 10min, 3,
+                           {{0, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {60, {}, std::nullopt, false, "a=inactive", "a:firing>inactive"},
+                            {600, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},  // 0 is out
+                            {660, {}, std::nullopt, false, "a=inactive", "a:firing>inactive"},   // 60 is out
+                            {700, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing!flapping"}}},
+        HysteresisScenario{"PendingIncarnationsKeepTheCount", 1min, 0s, false, 10min, 3,
+                           {{0, {"a"}, std::nullopt, false, "a=pending", "a:inactive>pending"},
+                            {60, {"a"}, std::nullopt, false, "a=firing", "a:pending>firing"},
+                            {120, {}, std::nullopt, false, "a=inactive", "a:firing>inactive"},
+                            {180, {"a"}, std::nullopt, false, "a=pending", "a:inactive>pending"},
+                            // Dropped, it is the resolved alert again (without flap detection: gone).
+                            {240, {}, std::nullopt, false, "a=inactive", "a:pending>inactive"},
+                            {300, {"a"}, std::nullopt, false, "a=pending", "a:inactive>pending"},
+                            {360, {"a"}, std::nullopt, false, "a=firing", "a:pending>firing!flapping"}}},
+        HysteresisScenario{"HysteresisAndFlapDetectionTogether", 0s, 0s, true, 10min, 3,
+                           {{0, {"a"}, std::nullopt, false, "a=firing", "a:inactive>firing"},
+                            {60, {}, Instances{"a"}, false, "a=firing", ""},
+                            {120, {"a"}, Instances{"a"}, false, "a=firing", ""},
+                            {180, {}, Instances{"a"}, false, "a=firing", ""},
+                            {240, {}, Instances{}, false, "a=inactive", "a:firing>inactive"}}}),
+    [](const ::testing::TestParamInfo<HysteresisScenario>& info) { return info.param.name; });
+
+AlertRuleConfig flapping_config(Duration window = 10min, int threshold = 3) {
+  AlertRuleConfig rc = rule_config("Hot");
+  rc.flap_window = window;
+  rc.flap_threshold = threshold;
+  return rc;
+}
+
+// Drives `rule` through changes at 0, 60, 120, ... while `present` alternates, from t=`from`.
+std::vector<AlertTransition> alternate(AlertingRule& rule, std::int64_t from, int changes, bool start_present) {
+  std::vector<AlertTransition> all;
+  bool present = start_present;
+  for (int i = 0; i < changes; ++i, present = !present) {
+    auto res = rule.evaluate(present ? ok_instances({"a"}) : ok_instances({}), T(from + 60 * i));
+    all.insert(all.end(), res.transitions.begin(), res.transitions.end());
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST(FlapDetection, ExactlyOneFlappingNoticeThenTheSettledState) {
+  AlertingRule rule = make_rule(flapping_config(10min, 3));
+  std::vector<AlertTransition> all = alternate(rule, 0, 8, true);  // 8 changes in 7 minutes, resolved last
+  for (std::int64_t t = 480; t <= 1200; t += 60) {
+    auto res = rule.evaluate(ok_instances({}), T(t));
+    all.insert(all.end(), res.transitions.begin(), res.transitions.end());
+  }
+  std::vector<const AlertTransition*> notified;
+  for (const auto& t : all) {
+    if (t.notifies()) notified.push_back(&t);
+  }
+  // firing, resolved, the flapping notice (firing, with its annotations), the settled state.
+  ASSERT_EQ(notified.size(), 4u);
+  EXPECT_FALSE(notified[0]->notified_resolved());
+  EXPECT_TRUE(notified[1]->notified_resolved());
+  const AlertTransition& notice = *notified[2];
+  EXPECT_EQ(notice.flap, FlapNotice::Started);
+  EXPECT_EQ(notice.at, T(120));
+  EXPECT_FALSE(notice.notified_resolved());
+  EXPECT_EQ(notice.annotations.get("flapping"), "true");
+  EXPECT_EQ(notice.annotations.get("flap_count"), "3");
+  const AlertTransition& settled = *notified[3];
+  EXPECT_EQ(settled.flap, FlapNotice::Ended);
+  EXPECT_EQ(settled.at, T(420 + 600));  // the last change (t=420) plus the window
+  EXPECT_TRUE(settled.notified_resolved());
+  EXPECT_EQ(settled.resolved_at, T(420));
+  EXPECT_FALSE(settled.annotations.has("flapping"));
+  EXPECT_EQ(rule.count_flapping(), 0u);
+}
+
+TEST(FlapDetection, FlappingAlertCarriesTheAnnotationsAndALiveCount) {
+  AlertingRule rule = make_rule(flapping_config(10min, 3));
+  alternate(rule, 0, 5, true);  // firing at 0, 120, 240: flapping from 120
+  const Alert* a = find_alert(rule, "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->state, AlertState::Firing);
+  EXPECT_TRUE(a->flap.flapping());
+  EXPECT_EQ(a->flap.flapping_since, T(120));
+  EXPECT_EQ(a->flap.count, 5u);
+  EXPECT_EQ(a->annotations.get("flapping"), "true");
+  EXPECT_EQ(a->annotations.get("flap_count"), "5");
+  EXPECT_EQ(rule.count_flapping(), 1u);
+  // Re-expanded annotations (a new value) keep the marks.
+  rule.evaluate(ok({sample("a", 7)}), T(300));
+  EXPECT_EQ(find_alert(rule, "a")->annotations.get("flapping"), "true");
+}
+
+TEST(FlapDetection, CountsAndFlappingSurviveARestart) {
+  AlertingRule before = make_rule(flapping_config(10min, 4));
+  alternate(before, 0, 3, true);  // 3 changes counted: one short of flapping
+  std::vector<Alert> saved = before.export_alerts();
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_EQ(saved[0].flap.changes.size(), 3u);
+
+  AlertingRule after = make_rule(flapping_config(10min, 4));
+  after.restore(saved, T(120), T(150), RestoreOptions{});
+  auto res = after.evaluate(ok_instances({}), T(180));  // the 4th change
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].flap, FlapNotice::Started);
+
+  // Flapping itself survives too, and ends a window after the last change.
+  AlertingRule again = make_rule(flapping_config(10min, 4));
+  again.restore(after.export_alerts(), T(180), T(200), RestoreOptions{});
+  EXPECT_EQ(again.count_flapping(), 1u);
+  EXPECT_TRUE(again.evaluate(ok_instances({}), T(720)).transitions.empty());
+  res = again.evaluate(ok_instances({}), T(780));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].flap, FlapNotice::Ended);
+  EXPECT_TRUE(res.transitions[0].notified_resolved());
+}
+
+TEST(FlapDetection, ARuleWithoutFlapDetectionEndsFlappingItTookOver) {
+  AlertingRule old = make_rule(flapping_config(10min, 3));
+  alternate(old, 0, 4, true);
+  ASSERT_EQ(old.count_flapping(), 1u);
+  AlertingRule plain = make_rule(rule_config("Hot"));
+  plain.take_alerts_from(old);
+  auto res = plain.evaluate(ok_instances({}), T(240));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].flap, FlapNotice::Ended);
+  EXPECT_EQ(plain.count_flapping(), 0u);
+}
+
+TEST(FlapDetection, ResolveAllTellsReceiversOfAFlappingAlertThatIsNotFiring) {
+  AlertingRule rule = make_rule(flapping_config(10min, 3));
+  alternate(rule, 0, 4, true);  // flapping, resolved at 180
+  auto out = rule.resolve_all(T(240));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].flap, FlapNotice::Ended);
+  EXPECT_TRUE(out[0].notifies());
+  EXPECT_TRUE(out[0].notified_resolved());
+}
+
+TEST(FlapDetection, AlertsNeverFiredAreNotSentToAlertmanagers) {
+  // A pending incarnation dropped while flap detection keeps the alert: the resolution was
+  // sent once already, nothing new to send.
+  AlertRuleConfig rc = flapping_config(10min, 5);
+  rc.for_duration = 1min;
+  AlertingRule rule = make_rule(rc);
+  rule.evaluate(ok_instances({"a"}), T(0));
+  rule.evaluate(ok_instances({"a"}), T(60));
+  rule.evaluate(ok_instances({}), T(120));
+  EXPECT_EQ(rule.alerts_to_send(T(120), 1min, 1min).size(), 1u);  // the resolution
+  rule.evaluate(ok_instances({"a"}), T(180));
+  rule.evaluate(ok_instances({}), T(240));
+  ASSERT_NE(find_alert(rule, "a"), nullptr);
+  EXPECT_EQ(find_alert(rule, "a")->resolved_at, T(120));
+  EXPECT_EQ(find_alert(rule, "a")->state, AlertState::Inactive);
+  EXPECT_TRUE(rule.alerts_to_send(T(240), 1min, 1min).empty());
+}
+
+TEST(FlapDetection, LimitCountsAlertsHeldByKeepFiringExpr) {
+  AlertRuleConfig rc = rule_config("Hot");
+  rc.keep_firing_expr = "temp > 80";
+  AlertingRule rule = make_rule(rc, group_config({}, {}, 2));
+  rule.evaluate(ok_instances({"a", "b"}), T(0));
+  QueryOutcome keep = keep_result({"a", "b"});
+  auto res = rule.evaluate(ok_instances({"c"}), T(60), false, nullptr, &keep);
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(rule.last_error(), "exceeded limit of 2 with 3 alerts");
+  EXPECT_EQ(states(rule), "a=firing b=firing");
+}
+
+TEST(FlapDetection, AWallClockStepMovesTheCountedChanges) {
+  AlertingRule rule = make_rule(flapping_config(10min, 3));
+  alternate(rule, 0, 2, true);  // changes at 0 and 60
+  rule.shift_clock(1h);
+  // 60 s after the last change on the new timeline: the third change within the window.
+  auto res = rule.evaluate(ok_instances({"a"}), T(3600 + 120));
+  ASSERT_EQ(res.transitions.size(), 1u);
+  EXPECT_EQ(res.transitions[0].flap, FlapNotice::Started);
 }

@@ -65,6 +65,7 @@ void expect_same_alert(const Alert& a, const Alert& b) {
   EXPECT_EQ(a.last_sent_at, b.last_sent_at);
   EXPECT_EQ(a.valid_until, b.valid_until);
   EXPECT_EQ(a.keep_firing_since, b.keep_firing_since);
+  EXPECT_EQ(a.flap, b.flap);
 }
 
 Notification make_notification(std::string receiver, std::string group_key, TimePoint created) {
@@ -168,6 +169,9 @@ StoreBatch full_batch() {
   resolved.fired_at = t0 - 2h;
   resolved.resolved_at = t0 - 1min;
   resolved.keep_firing_since = t0 - 2min;
+  resolved.flap.flapping_since = t0 - 4min;  // flap detection keeps its state with the alert (#17)
+  resolved.flap.count = 5;
+  resolved.flap.changes = {t0 - 1min};
   alerts.push_back(resolved);
   b.put_rule_alerts("node", "node/HighCPU/0", alerts);
 
@@ -233,6 +237,11 @@ void expect_full_snapshot(const StoreSnapshot& s) {
   EXPECT_EQ(by_instance["c"].resolved_at, t0 - 1min);
   EXPECT_EQ(by_instance["c"].keep_firing_since, t0 - 2min);
   EXPECT_EQ(by_instance["c"].fired_at, t0 - 2h);
+  EXPECT_TRUE(by_instance["c"].flap.flapping());
+  EXPECT_EQ(by_instance["c"].flap.flapping_since, t0 - 4min);
+  EXPECT_EQ(by_instance["c"].flap.count, 5u);
+  EXPECT_EQ(by_instance["c"].flap.changes, std::vector<TimePoint>{t0 - 1min});
+  EXPECT_EQ(by_instance["a"].flap, FlapState{});
 
   ASSERT_EQ(s.heartbeats.size(), 1u);
   const auto& hb = s.heartbeats[0];
@@ -753,10 +762,20 @@ TEST(Store, MigratesFromAnIntermediateVersionKeepingData) {
     // Make it look like a version-1 database (before the history table existed).
     RawDb raw(dir.path() / "promwatch.db");
     raw.exec("DROP TABLE history");
+    raw.exec("ALTER TABLE alerts DROP COLUMN flap");
+    raw.exec("ALTER TABLE heartbeat_alerts DROP COLUMN flap");
     raw.exec("PRAGMA user_version = 1");
   }
   auto store = open_store(dir.path());
   ASSERT_TRUE(store);
+  {
+    // Rows from before flap detection load without flap state.
+    StoreSnapshot s = store->load();
+    EXPECT_TRUE(s.warnings.empty());
+    ASSERT_EQ(s.rules.size(), 1u);
+    for (const auto& a : s.rules[0].alerts) EXPECT_EQ(a.flap, FlapState{}) << a.labels.to_string();
+  }
+  store->commit(full_batch());
   expect_full_snapshot(store->load());
   StoreBatch b;
   b.add_history(hist(t0, "A", "x", AlertState::Inactive, AlertState::Pending));
