@@ -248,21 +248,8 @@ TEST_F(BacktestTest, ReportsTheStatesPrometheusWentThrough) {
   EXPECT_GE(count("<polyline "), 1u);
   EXPECT_NE(dom.find("test_value"), std::string::npos);
 
-  const fs::path artifacts = artifacts_dir();
-  fs::create_directories(artifacts);
-  for (const auto& [name, size] : {std::pair<std::string, std::string>{"backtest.png", "1280,900"},
-                                   std::pair<std::string, std::string>{"backtest_phone.png", "390,1400"}}) {
-    const fs::path png = artifacts / name;
-    fs::remove(png);
-    code = run_chromium(chromium, profile.path() / ("profile-" + name),
-                        {"--screenshot=" + png.string(), "--window-size=" + size}, "file://" + html.string(), {}, &log);
-    ASSERT_EQ(code, 0) << log;
-    ASSERT_TRUE(fs::exists(png)) << log;
-    std::string bytes = read_file(png);
-    EXPECT_GT(bytes.size(), 10000u) << png;
-    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
-    std::cout << "[ artifact ] " << png.string() << "\n";
-  }
+  keep_screenshots(chromium, profile.path(), "file://" + html.string(),
+                   {{"backtest.png", "1280,900"}, {"backtest_phone.png", "390,1400"}});
 }
 
 TEST_F(BacktestTest, TextOutputListsTimelineNotificationsAndSummary) {

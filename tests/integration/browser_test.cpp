@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <iostream>
 
 #include "promwatch/time.hpp"
 #include "support/browser.hpp"
@@ -163,21 +162,8 @@ listen = "{{LISTEN}}"
   EXPECT_EQ(dom.find("cluster"), std::string::npos);
 
   // Screenshots for a person to look at: desktop and phone widths.
-  const fs::path dir = artifacts_dir();
-  fs::create_directories(dir);
-  for (const auto& [name, size] : {std::pair<std::string, std::string>{"status_page.png", "1280,1300"},
-                                   std::pair<std::string, std::string>{"status_page_phone.png", "390,2400"}}) {
-    const fs::path png = dir / name;
-    fs::remove(png);
-    code = run_chromium(chromium, profile.path() / ("profile-" + name), {"--screenshot=" + png.string(), "--window-size=" + size},
-                        promwatch.url() + "/", {}, &log);
-    ASSERT_EQ(code, 0) << log;
-    ASSERT_TRUE(fs::exists(png)) << log;
-    std::string bytes = read_file(png);
-    EXPECT_GT(bytes.size(), 10000u) << png;
-    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
-    std::cout << "[ artifact ] " << png.string() << "\n";
-  }
+  keep_screenshots(chromium, profile.path(), promwatch.url() + "/",
+                   {{"status_page.png", "1280,1300"}, {"status_page_phone.png", "390,2400"}});
 }
 
 }  // namespace

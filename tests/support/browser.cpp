@@ -5,6 +5,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+
+#include <gtest/gtest.h>
 
 #include "support/process.hpp"
 
@@ -51,6 +54,25 @@ int run_chromium(const std::string& chromium, const fs::path& profile, std::vect
   for (const auto& a : argv) cmd += " '" + a + "'";
   cmd += " > '" + out.string() + "'";
   return run_command({"/bin/sh", "-c", cmd}, log, 60s);
+}
+
+void keep_screenshots(const std::string& chromium, const fs::path& profile, const std::string& url,
+                      const std::vector<std::pair<std::string, std::string>>& shots) {
+  const fs::path dir = artifacts_dir();
+  fs::create_directories(dir);
+  for (const auto& [name, size] : shots) {
+    const fs::path png = dir / name;
+    fs::remove(png);
+    std::string log;
+    int code = run_chromium(chromium, profile / ("profile-" + name), {"--screenshot=" + png.string(), "--window-size=" + size},
+                            url, {}, &log);
+    EXPECT_EQ(code, 0) << log;
+    EXPECT_TRUE(fs::exists(png)) << log;
+    std::string bytes = read_file(png);
+    EXPECT_GT(bytes.size(), 10000u) << png;
+    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
+    std::cout << "[ artifact ] " << png.string() << "\n";
+  }
 }
 
 }  // namespace promwatch::test

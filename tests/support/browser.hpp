@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace promwatch::test {
@@ -24,5 +25,11 @@ std::filesystem::path artifacts_dir();
 /// goes to `*log`.
 int run_chromium(const std::string& chromium, const std::filesystem::path& profile, std::vector<std::string> args,
                  const std::string& url, const std::filesystem::path& out, std::string* log);
+
+/// Screenshots `url` at each (file name, "width,height") into `artifacts_dir()`, with profiles
+/// under `profile`, checks that each is a real PNG (gtest failures otherwise) and prints
+/// `[ artifact ] PATH` for each.
+void keep_screenshots(const std::string& chromium, const std::filesystem::path& profile, const std::string& url,
+                      const std::vector<std::pair<std::string, std::string>>& shots);
 
 }  // namespace promwatch::test
