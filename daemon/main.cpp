@@ -18,6 +18,12 @@ Usage:
   promwatch check --config FILE                  validate config, rule files and templates
   promwatch eval --config FILE [--group G] [--rule R] [--time RFC3339|unix]
                                                  evaluate rules once and print the alerts
+  promwatch backtest --config FILE --rule R --from T --to T [--html FILE] [--output text|json]
+                                                 replay rule R (alert name or GROUP/ALERT) over past
+                                                 data through the state machine and routing: its
+                                                 states and the notifications it would have sent;
+                                                 T is RFC 3339 or Unix seconds; --html FILE writes
+                                                 a picture of it
   promwatch test-receiver --config FILE NAME [--resolved]
                                                  send one sample notification to receiver NAME
   promwatch import rules FILE.yml... [--out DIR]
@@ -41,6 +47,10 @@ struct Args {
   std::string group;
   std::string rule;
   std::string time;
+  std::string from;
+  std::string to;
+  std::string html;
+  std::string output = "text";
   std::string log_level = "info";
   std::string log_format = "text";
   bool resolved = false;
@@ -100,11 +110,20 @@ int main(int argc, char** argv) {
       ok = value(args.rule);
     } else if (word == "--time") {
       ok = value(args.time);
+    } else if (word == "--from") {
+      ok = value(args.from);
+    } else if (word == "--to") {
+      ok = value(args.to);
+    } else if (word == "--html") {
+      ok = value(args.html);
+    } else if (word == "--output") {
+      ok = value(args.output);
     } else if (word == "--resolved") {
       args.resolved = true;
     } else if (!word.empty() && word[0] == '-') {
       return usage_error("unknown option " + word);
-    } else if (i == 0 && (word == "check" || word == "eval" || word == "test-receiver" || word == "run")) {
+    } else if (i == 0 && (word == "check" || word == "eval" || word == "backtest" || word == "test-receiver" ||
+                                word == "run")) {
       args.command = word;
     } else {
       args.positional.push_back(word);
@@ -135,6 +154,25 @@ int main(int argc, char** argv) {
       if (!options.at) return usage_error("--time must be RFC 3339 or Unix seconds, got \"" + args.time + "\"");
     }
     return promwatch::run_eval(options, std::cout);
+  }
+  if (args.command == "backtest") {
+    if (!args.positional.empty()) return usage_error("unexpected argument " + args.positional.front());
+    promwatch::BacktestOptions options;
+    options.config_path = args.config;
+    options.rule = args.rule;
+    options.html_path = args.html;
+    if (args.rule.empty()) return usage_error("backtest needs --rule R");
+    if (args.from.empty() || args.to.empty()) return usage_error("backtest needs --from T and --to T");
+    auto from = promwatch::parse_time(args.from);
+    if (!from) return usage_error("--from must be RFC 3339 or Unix seconds, got \"" + args.from + "\"");
+    auto to = promwatch::parse_time(args.to);
+    if (!to) return usage_error("--to must be RFC 3339 or Unix seconds, got \"" + args.to + "\"");
+    if (*from > *to) return usage_error("--from must not be after --to");
+    if (args.output != "text" && args.output != "json") return usage_error("--output must be text or json");
+    options.from = *from;
+    options.to = *to;
+    options.json = args.output == "json";
+    return promwatch::run_backtest(options, std::cout, std::cerr);
   }
   if (args.command == "test-receiver") {
     if (args.positional.size() != 1) return usage_error("test-receiver takes exactly one receiver NAME");

@@ -2,15 +2,15 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "promwatch/notify.hpp"
+#include "promwatch/timeline.hpp"
 
 namespace promwatch {
 
 using nlohmann::ordered_json;
-
-namespace {
 
 ordered_json labels_json(const Labels& labels) {
   ordered_json out = ordered_json::object();
@@ -18,17 +18,17 @@ ordered_json labels_json(const Labels& labels) {
   return out;
 }
 
+ordered_json seconds_json(Duration d) {
+  if (d.count() % 1000 == 0) return static_cast<std::int64_t>(d.count() / 1000);
+  return to_seconds(d);
+}
+
+namespace {
+
 ordered_json template_map_json(const TemplateMap& map) {
   ordered_json out = ordered_json::object();
   for (const auto& [name, text] : map) out[name] = text.text;
   return out;
-}
-
-// A duration in seconds as Go's encoding/json writes a float64: whole numbers without a
-// fraction (`300`, not nlohmann's `300.0`).
-ordered_json seconds_json(Duration d) {
-  if (d.count() % 1000 == 0) return static_cast<std::int64_t>(d.count() / 1000);
-  return to_seconds(d);
 }
 
 std::string dump(const ordered_json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
@@ -423,6 +423,69 @@ font-size:.75rem;text-transform:uppercase;letter-spacing:.03em}
 }
 </style>)";
 
+// Each rule's recent history as a timeline: a band per alert, from its stored transitions, and
+// for alerts active all through the window (no transition in it) from their current state.
+std::string history_section(const std::vector<const RuleGroup*>& groups, const StatusPageInfo& info) {
+  const TimePoint from = info.now - info.history_window;
+  // (group, rule) -> fingerprint -> transitions
+  std::map<std::pair<std::string, std::string>, std::map<std::uint64_t, std::vector<const HistoryEntry*>>> by_rule;
+  for (const auto& e : *info.history) by_rule[{e.group, e.rule}][e.fingerprint].push_back(&e);
+  auto timeline_state = [](AlertState s) -> std::optional<TimelineState> {
+    if (s == AlertState::Pending) return TimelineState::Pending;
+    if (s == AlertState::Firing) return TimelineState::Firing;
+    return std::nullopt;
+  };
+  std::string out;
+  auto add_rule = [&](const auto& rule, const RuleGroup& group) {
+    Timeline tl;
+    tl.from = from;
+    tl.to = info.now;
+    std::map<std::uint64_t, std::vector<const HistoryEntry*>> empty;
+    auto it = by_rule.find({group.name(), rule.name()});
+    auto& alerts = it == by_rule.end() ? empty : it->second;
+    for (auto& [fp, entries] : alerts) {
+      std::sort(entries.begin(), entries.end(), [](const HistoryEntry* a, const HistoryEntry* b) {
+        return a->at != b->at ? a->at < b->at : a->id < b->id;
+      });
+      TimelineLane lane{entries.back()->labels.to_string(), {}};
+      if (auto before = timeline_state(entries.front()->from)) lane.spans.push_back({from, entries.front()->at, *before});
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        TimePoint end = i + 1 < entries.size() ? entries[i + 1]->at : info.now;
+        if (auto s = timeline_state(entries[i]->to)) lane.spans.push_back({entries[i]->at, end, *s});
+      }
+      tl.lanes.push_back(std::move(lane));
+    }
+    rule.for_each_alert([&](const Alert& a) {
+      if (a.state == AlertState::Inactive || alerts.count(a.fingerprint)) return;
+      TimelineLane lane{a.labels.to_string(), {}};
+      if (a.state == AlertState::Pending) {
+        lane.spans.push_back({std::max(from, a.active_at), info.now, TimelineState::Pending});
+      } else {
+        if (a.active_at < a.fired_at && a.fired_at > from) {
+          lane.spans.push_back({std::max(from, a.active_at), a.fired_at, TimelineState::Pending});
+        }
+        lane.spans.push_back({std::max(from, a.fired_at), info.now, TimelineState::Firing});
+      }
+      tl.lanes.push_back(std::move(lane));
+    });
+    if (tl.lanes.empty()) return;
+    std::sort(tl.lanes.begin(), tl.lanes.end(),
+              [](const TimelineLane& a, const TimelineLane& b) { return a.label < b.label; });
+    out += "<h3 class=\"hist\"><a href=\"#rule-" + html_escape(group.name() + "/" + rule.name()) + "\">" +
+           html_escape(group.name()) + " / " + html_escape(rule.name()) + "</a></h3>\n" + render_timeline(tl) + "\n";
+  };
+  for (const RuleGroup* group : groups) {
+    for (const auto& rule : group->rules()) add_rule(rule, *group);
+    for (const auto& rule : group->heartbeats()) add_rule(rule, *group);
+  }
+  std::string hours = std::to_string(std::chrono::duration_cast<std::chrono::hours>(info.history_window).count());
+  std::string section = "<section id=\"history\"><h2>History</h2>\n<p class=\"meta\">the last " + hours +
+                        " hours of state changes, per rule</p>\n";
+  if (out.empty()) return section + "<p class=\"empty\">No alert was pending or firing in that time.</p>\n</section>\n";
+  return section + "<style>" + timeline_css() + "h3.hist{font-size:.95rem;margin:1rem 0 .2rem}</style>\n" + out +
+         "</section>\n";
+}
+
 }  // namespace
 
 std::string render_status_page(const std::vector<const RuleGroup*>& groups, const StatusPageInfo& info) {
@@ -582,6 +645,7 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
   page += kPageStyle;
   page += "\n</head><body>\n<header><h1>promwatch</h1><nav><a href=\"#alerts\">alerts</a><a href=\"#rules\">rules</a>";
   if (!member_rows.empty()) page += "<a href=\"#heartbeats\">heartbeats</a>";
+  if (info.history) page += "<a href=\"#history\">history</a>";
   page += "<a href=\"#silences\">silences</a><a href=\"metrics\">metrics</a><a href=\"api/v1/alerts\">API</a></nav>"
           "</header>\n";
   page += "<p class=\"meta\">version " + html_escape(info.version) + " · datasource <code>" +
@@ -653,6 +717,7 @@ std::string render_status_page(const std::vector<const RuleGroup*>& groups, cons
             "<th>member</th><th>last seen up</th><th>missing since</th><th>expected</th></tr></thead><tbody>\n" +
             member_rows + "</tbody></table>\n</section>\n";
   }
+  if (info.history) page += history_section(groups, info);
   page += "<section id=\"silences\"><h2>Silences</h2>\n";
   if (!info.silences) {
     page += "<p class=\"empty\">Silences are not reported by this daemon.</p>\n";

@@ -8,11 +8,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "promwatch/cluster.hpp"
 #include "promwatch/matcher.hpp"
 #include "promwatch/remote_write.hpp"
 #include "promwatch/rules.hpp"
 #include "promwatch/silence.hpp"
+#include "promwatch/store.hpp"
 
 namespace promwatch {
 
@@ -80,6 +83,10 @@ struct StatusPageInfo {
   std::optional<ClusterStatus> cluster;
   /// The remote-write sender; nullopt without `[remote_write]` (nothing shown).
   std::optional<RemoteWriteStatus> remote_write;
+  /// Transitions of the last `history_window` from the history store (any order), drawn per
+  /// rule as a timeline (promwatch/timeline.hpp). nullopt: no store, no section.
+  std::optional<std::vector<HistoryEntry>> history;
+  Duration history_window = std::chrono::hours(6);
 };
 
 /// `GET /api/v1/status/cluster`: `{"status":"success","data":{"enabled":false}}` without a
@@ -91,6 +98,12 @@ std::string render_cluster_json(const std::optional<ClusterStatus>& status);
 /// Every value is HTML-escaped; the page is self-contained (inline CSS, no script, nothing
 /// fetched), readable on a phone, and refreshes itself.
 std::string render_status_page(const std::vector<const RuleGroup*>& groups, const StatusPageInfo& info);
+
+/// `{"name": "value", ...}` in the labels' order.
+nlohmann::ordered_json labels_json(const Labels& labels);
+/// A duration in seconds as Go's encoding/json writes a float64: whole numbers without a
+/// fraction (`300`, not nlohmann's `300.0`).
+nlohmann::ordered_json seconds_json(Duration d);
 
 /// Escapes &, <, >, " and ' for HTML text and attribute values.
 std::string html_escape(std::string_view text);

@@ -22,6 +22,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "alert_event.hpp"
 #include "http_api.hpp"
 #include "replication.hpp"
 #include "promwatch/app.hpp"
@@ -824,14 +825,7 @@ class Daemon final : public DaemonView {
   }
 
   AlertEvent to_event(const RuleGroup& group, const std::string& rule_name, const AlertTransition& t) const {
-    AlertEvent e;
-    e.labels = t.labels;
-    e.labels.add_missing(compiled_.config.global.external_labels);
-    e.annotations = t.annotations;
-    e.starts_at = t.fired_at != TimePoint{} ? t.fired_at : t.active_at;
-    e.ends_at = t.notified_resolved() ? t.resolved_at : TimePoint{};
-    e.generator_url = shared_generator_url(group, rule_name, t.labels);
-    return e;
+    return transition_event(t, compiled_.config.global.external_labels, shared_generator_url(group, rule_name, t.labels));
   }
 
   // Without a generator_url template every alert of a rule has the same URL, and events are
@@ -1431,6 +1425,19 @@ class Daemon final : public DaemonView {
       return answer(api_get_alerts(alerts, request.query, t));
     }
     return ServerResponse::text(404, "not found\n");
+  }
+
+  bool recent_history(TimePoint since, std::size_t limit,
+                      std::function<void(std::optional<std::vector<HistoryEntry>>)> done) override {
+    if (!store_) return false;
+    HistoryFilter filter;
+    filter.since = since;
+    filter.limit = limit;
+    store_->query_history(std::move(filter), [done = std::move(done)](HistoryResult result) {
+      if (!result.ok) return done(std::nullopt);
+      done(std::move(result.entries));
+    });
+    return true;
   }
 
   ServerResponse alert_history(const ServerRequest& request) override {

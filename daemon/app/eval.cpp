@@ -3,7 +3,6 @@
 // group interval, replayed through the same state machine the daemon uses.
 
 #include <boost/asio/io_context.hpp>
-#include <map>
 #include <ostream>
 #include <sstream>
 
@@ -14,23 +13,6 @@
 namespace promwatch {
 
 namespace {
-
-// Turns a range result into the instant results the daemon would have seen at each step.
-std::vector<std::pair<TimePoint, QueryOutcome>> instant_steps(const RangeOutcome& range, TimePoint start,
-                                                              TimePoint end, Duration step) {
-  std::vector<std::pair<TimePoint, QueryOutcome>> steps;
-  std::map<TimePoint, std::vector<Sample>> by_time;
-  for (const auto& series : range.series) {
-    for (const auto& [t, v] : series.points) by_time[t].push_back(Sample{series.labels, v});
-  }
-  for (TimePoint t = start; t <= end; t += step) {
-    QueryOutcome outcome;
-    outcome.ok = true;
-    if (auto it = by_time.find(t); it != by_time.end()) outcome.result.samples = it->second;
-    steps.emplace_back(t, std::move(outcome));
-  }
-  return steps;
-}
 
 void print_alerts(std::ostream& out, const std::vector<Alert>& alerts) {
   bool any = false;
@@ -128,7 +110,7 @@ int run_eval(const EvalOptions& options, std::ostream& out) {
         job.report += "  range [" + format_rfc3339(start) + ", " + format_rfc3339(query_time) + "] step " +
                       format_duration(step) + ": " + std::to_string(range.series.size()) + " series\n";
         auto steps = std::make_shared<std::vector<std::pair<TimePoint, QueryOutcome>>>(
-            instant_steps(range, start, query_time, step));
+            range_to_instants(range, start, query_time, step));
         // The annotations shown are the last step's: its templates' queries run at that time.
         auto last = steps->empty() ? std::make_shared<const QueryOutcome>()
                                    : std::shared_ptr<const QueryOutcome>(steps, &steps->back().second);

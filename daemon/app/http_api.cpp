@@ -65,7 +65,11 @@ ServerResponse reload(DaemonView& daemon, const ServerRequest& request) {
   return answer_later;
 }
 
-ServerResponse status_page(DaemonView& daemon) {
+// Enough for a few hundred alerts changing a few times in the window, small enough to render
+// at every refresh.
+constexpr std::size_t kStatusPageHistoryRows = 5000;
+
+ServerResponse status_page(DaemonView& daemon, std::optional<std::vector<HistoryEntry>> history) {
   StatusPageInfo info;
   info.version = PROMWATCH_VERSION;
   info.datasource = redact_url(daemon.config().datasource.url);
@@ -77,10 +81,25 @@ ServerResponse status_page(DaemonView& daemon) {
   info.silences = daemon.silences();
   info.cluster = daemon.cluster_status();
   info.remote_write = daemon.remote_write_status();
+  info.history = std::move(history);
   ServerResponse r;
   r.content_type = "text/html; charset=utf-8";
   r.body = render_status_page(daemon.rule_groups(), info);
   return r;
+}
+
+// The history is read on the store's worker: the page is rendered when it has arrived.
+ServerResponse status_page(DaemonView& daemon) {
+  ServerResponse answer_later;
+  answer_later.deferred = [&daemon](ServerResponder respond) {
+    auto shared = std::make_shared<ServerResponder>(std::move(respond));
+    bool asked = daemon.recent_history(now() - StatusPageInfo{}.history_window, kStatusPageHistoryRows,
+                                       [&daemon, shared](std::optional<std::vector<HistoryEntry>> history) {
+                                         (*shared)(status_page(daemon, std::move(history)));
+                                       });
+    if (!asked) (*shared)(status_page(daemon, std::nullopt));
+  };
+  return answer_later;
 }
 
 }  // namespace

@@ -54,6 +54,16 @@ class DaemonView {
   virtual std::optional<RemoteWriteStatus> remote_write_status() const { return std::nullopt; }
   /// `GET /api/v1/alerts/history`: state transitions from the durable store.
   virtual ServerResponse alert_history(const ServerRequest& request) = 0;
+  /// Asks the durable store for the newest transitions (at most `limit`) since `since`, for the
+  /// status page's timelines; `done` gets them later on the event loop (nullopt when the read
+  /// failed). Returns false, and never calls `done`, when the daemon keeps no history.
+  virtual bool recent_history(TimePoint since, std::size_t limit,
+                              std::function<void(std::optional<std::vector<HistoryEntry>>)> done) {
+    (void)since;
+    (void)limit;
+    (void)done;
+    return false;
+  }
 };
 
 /// Answers one request.

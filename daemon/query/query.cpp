@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <utility>
 
 namespace promwatch {
@@ -613,6 +614,23 @@ RangeOutcome parse_range_response(std::string_view body, int http_status) {
   out.skipped_histograms = p.skipped_histograms;
   if (out.ok) out.series = std::move(p.series);
   return out;
+}
+
+std::vector<std::pair<TimePoint, QueryOutcome>> range_to_instants(const RangeOutcome& range, TimePoint start,
+                                                                  TimePoint end, Duration step) {
+  std::map<TimePoint, std::vector<Sample>> by_time;
+  for (const auto& series : range.series) {
+    for (const auto& [t, v] : series.points) by_time[t].push_back(Sample{series.labels, v});
+  }
+  std::vector<std::pair<TimePoint, QueryOutcome>> steps;
+  if (step <= Duration::zero()) return steps;
+  for (TimePoint t = start; t <= end; t += step) {
+    QueryOutcome outcome;
+    outcome.ok = true;
+    if (auto it = by_time.find(t); it != by_time.end()) outcome.result.samples = std::move(it->second);
+    steps.emplace_back(t, std::move(outcome));
+  }
+  return steps;
 }
 
 }  // namespace promwatch

@@ -68,6 +68,22 @@ struct EvalOptions {
 /// no state.
 int run_eval(const EvalOptions& options, std::ostream& out);
 
+struct BacktestOptions {
+  std::string config_path;
+  std::string rule;  ///< alert name, or GROUP/ALERT (see find_backtest_rule)
+  TimePoint from{};
+  TimePoint to{};
+  std::string html_path;  ///< `--html FILE`; empty: no page
+  bool json = false;      ///< `--output json`
+};
+/// `promwatch backtest` (SPEC §1): fetches the rule's query over [from, to] with range queries
+/// at the group interval, replays it through the state machine and the dispatcher on a virtual
+/// clock (promwatch/backtest.hpp) and prints the report to `out` (text or JSON), the HTML page
+/// to `html_path`. Problems go to `err`: invalid config or arguments return kExitInvalidInput,
+/// datasource failures and an unwritable page kExitRuntimeFailure. Sends no notification,
+/// writes no state.
+int run_backtest(const BacktestOptions& options, std::ostream& out, std::ostream& err);
+
 /// `promwatch test-receiver`: sends one sample notification to receiver `name` and prints the
 /// platform's answer; kExitOk only when the platform accepted it.
 int run_test_receiver(const std::string& config_path, const std::string& name, bool resolved, std::ostream& out);

@@ -66,6 +66,13 @@ struct RangeOutcome {
 /// an error, e.g. "unsupported result type vector"); otherwise as parse_query_response.
 RangeOutcome parse_range_response(std::string_view body, int http_status);
 
+/// The instant results a successful range query stands for: one `ok` outcome per time `start`,
+/// `start + step`, ... up to `end`, holding every series' sample at exactly that time (an empty
+/// result where none has one). Range queries evaluate at exactly those times, so each outcome
+/// is what an instant query at its time returns. `step` must be positive.
+std::vector<std::pair<TimePoint, QueryOutcome>> range_to_instants(const RangeOutcome& range, TimePoint start,
+                                                                  TimePoint end, Duration step);
+
 /// "server returned HTTP status 502 Bad Gateway": the text used for a non-2xx answer.
 std::string http_status_error(int http_status);
 

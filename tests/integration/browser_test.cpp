@@ -8,14 +8,10 @@
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
 
 #include "promwatch/time.hpp"
+#include "support/browser.hpp"
 #include "support/http_test_server.hpp"
 #include "support/peers.hpp"
 
@@ -24,23 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::string find_chromium() {
-  for (const char* candidate : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
-    if (::access(candidate, X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-fs::path artifacts_dir() {
-  if (const char* dir = std::getenv("PROMWATCH_ARTIFACTS_DIR"); dir && *dir) return dir;
-  return fs::path(promwatch_binary()).parent_path() / "artifacts";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The datasource: answers every instant query from the rule's expression.
 TestResponse datasource(const TestRequest& request) {
@@ -100,30 +79,6 @@ for = "1s"
 expected = [{ instance = "db2.example:9100" }]
 annotations = { summary = "{{ $labels.instance }} stopped reporting" }
 )";
-
-// Runs chromium with `args` then `url`; stdout to `out` (when non-empty). Returns the exit code.
-int run_chromium(const std::string& chromium, const fs::path& profile, std::vector<std::string> args,
-                 const std::string& url, const fs::path& out, std::string* log) {
-  std::vector<std::string> argv{chromium,
-                                "--headless",
-                                "--no-sandbox",
-                                "--disable-gpu",
-                                "--disable-quic",
-                                "--no-first-run",
-                                "--disable-background-networking",
-                                "--disable-component-update",
-                                "--disable-sync",
-                                "--hide-scrollbars",
-                                "--user-data-dir=" + profile.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back(url);
-  if (out.empty()) return run_command(argv, log, 60s);
-  // stdout alone (the DOM) to `out`: chromium writes its own noise to stderr.
-  std::string cmd = "exec";
-  for (const auto& a : argv) cmd += " '" + a + "'";
-  cmd += " > '" + out.string() + "'";
-  return run_command({"/bin/sh", "-c", cmd}, log, 60s);
-}
 
 TEST(StatusPage, ShowsTheFiringAlertInARealBrowser) {
   const std::string chromium = find_chromium();
@@ -192,6 +147,10 @@ listen = "{{LISTEN}}"
   EXPECT_NE(dom.find("HighLoad"), std::string::npos);
   EXPECT_NE(dom.find("deploy window &amp; &lt;b&gt;load test&lt;/b&gt;"), std::string::npos);
   EXPECT_NE(dom.find("oncall &lt;ops&gt;"), std::string::npos);
+  // The history: each rule's recent states as bands, from the history store.
+  EXPECT_NE(dom.find("id=\"history\""), std::string::npos);
+  EXPECT_NE(dom.find("<rect class=\"tl-firing\""), std::string::npos);
+  EXPECT_NE(dom.find("<rect class=\"tl-pending\""), std::string::npos);
   // Refreshes itself.
   EXPECT_NE(dom.find("http-equiv=\"refresh\""), std::string::npos);
   // Hostile text from labels and annotations is text, never markup: no element came from it.
@@ -203,21 +162,8 @@ listen = "{{LISTEN}}"
   EXPECT_EQ(dom.find("cluster"), std::string::npos);
 
   // Screenshots for a person to look at: desktop and phone widths.
-  const fs::path dir = artifacts_dir();
-  fs::create_directories(dir);
-  for (const auto& [name, size] : {std::pair<std::string, std::string>{"status_page.png", "1280,1300"},
-                                   std::pair<std::string, std::string>{"status_page_phone.png", "390,2400"}}) {
-    const fs::path png = dir / name;
-    fs::remove(png);
-    code = run_chromium(chromium, profile.path() / ("profile-" + name), {"--screenshot=" + png.string(), "--window-size=" + size},
-                        promwatch.url() + "/", {}, &log);
-    ASSERT_EQ(code, 0) << log;
-    ASSERT_TRUE(fs::exists(png)) << log;
-    std::string bytes = read_file(png);
-    EXPECT_GT(bytes.size(), 10000u) << png;
-    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
-    std::cout << "[ artifact ] " << png.string() << "\n";
-  }
+  keep_screenshots(chromium, profile.path(), promwatch.url() + "/",
+                   {{"status_page.png", "1280,1300"}, {"status_page_phone.png", "390,2400"}});
 }
 
 }  // namespace
