@@ -1,8 +1,9 @@
 #include "api.hpp"
 
 #include <algorithm>
-#include <type_traits>
 #include <map>
+#include <type_traits>
+
 #include <nlohmann/json.hpp>
 
 #include "promwatch/notify.hpp"
